@@ -1,0 +1,283 @@
+"""Settings: one frozen dataclass, loaded from flags > environment > YAML file > defaults.
+
+`load()` checks everything before anything starts and reports every problem at once, in
+one message, so a bad deployment fails fast with a line that says what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "SAGEMAKER_EXPORTER_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("json", "console")
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(Exception):
+    """Every problem found in the configuration, as one message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str  # flag name without dashes
+    kind: str  # str, int, float, duration, bool, list
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+#: The flag reference: the CLI, the env vars, the config file and the README are built from
+#: (or checked against) this table.
+OPTIONS: tuple[Option, ...] = (
+    Option("config", "str", None, "YAML file with any of these settings (keys as flag names)."),
+    Option("region", "list", [], "AWS region to watch; repeatable (default: the AWS default "
+           "region from the environment or ~/.aws/config)."),
+    Option("role-arn", "list", [], "IAM role to assume for another account; repeatable, one per "
+           "account."),
+    Option("external-id", "str", None, "ExternalId passed when assuming --role-arn roles."),
+    Option("base-account", "bool", True, "Also watch the account of the base credentials "
+           "(--no-base-account to watch only --role-arn accounts)."),
+    Option("listen-address", "str", ":9843", "host:port to serve /metrics on."),
+    Option("poll-interval", "duration", 30.0, "How often to list changed jobs."),
+    Option("refresh-interval", "duration", 300.0, "How often to re-describe each running job "
+           "(final metrics, transitions)."),
+    Option("reconcile-interval", "duration", 600.0, "How often to re-list all running jobs in "
+           "case a change was missed."),
+    Option("retention", "duration", 86400.0, "How long finished jobs stay exported after they "
+           "end."),
+    Option("max-concurrency", "int", 8, "Concurrent DescribeTrainingJob calls per account/region."),
+    Option("list-rps", "float", 2.0, "ListTrainingJobs calls per second per account/region."),
+    Option("describe-rps", "float", 10.0, "DescribeTrainingJob/ListTags calls per second per "
+           "account/region."),
+    Option("include", "list", [], "Only export jobs whose name matches this regex; repeatable."),
+    Option("exclude", "list", [], "Never export jobs whose name matches this regex; repeatable."),
+    Option("tag-labels", "list", [], "Tag keys exported as tag_<key> labels on "
+           "sagemaker_training_job_tags (comma-separated or repeated); costs one ListTags call "
+           "per job."),
+    Option("endpoint-url", "str", None, "SageMaker/STS endpoint override (AWS_ENDPOINT_URL is "
+           "honoured too)."),
+    Option("web-config-file", "str", None, "Prometheus web config file for TLS and basic auth."),
+    Option("log-level", "str", "info", "Log level.", LOG_LEVELS),
+    Option("log-format", "str", None, "json or console (default: json unless stdout is a "
+           "terminal).", LOG_FORMATS),
+    Option("once", "bool", False, "Poll once, print the exposition to stdout and exit."),
+    Option("demo", "bool", False, "Run against a built-in simulated SageMaker fleet (needs the "
+           "demo extra)."),
+    Option("demo-speed", "float", 30.0, "Demo clock acceleration."),
+    Option("demo-seed", "int", 1, "Demo random seed (same seed, same fleet)."),
+)
+OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    regions: tuple[str, ...]
+    role_arns: tuple[str, ...] = ()
+    external_id: str | None = None
+    base_account: bool = True
+    listen_host: str = ""
+    listen_port: int = 9843
+    poll_interval: float = 30.0
+    refresh_interval: float = 300.0
+    reconcile_interval: float = 600.0
+    retention: float = 86400.0
+    max_concurrency: int = 8
+    list_rps: float = 2.0
+    describe_rps: float = 10.0
+    include: tuple[re.Pattern[str], ...] = ()
+    exclude: tuple[re.Pattern[str], ...] = ()
+    tag_labels: tuple[str, ...] = ()
+    endpoint_url: str | None = None
+    web_config_file: str | None = None
+    log_level: str = "info"
+    log_format: str = "json"
+    once: bool = False
+    demo: bool = False
+    demo_speed: float = 30.0
+    demo_seed: int = 1
+
+
+def parse_duration(text: str | float | int) -> float:
+    """'30s', '5m', '24h', '1h30m', '250ms' or a number of seconds -> seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"bad duration {text!r}")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError(f"bad duration {text!r}: negative")
+        return float(text)
+    s = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return float(s)
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(s) or not s:
+        raise ValueError(f"bad duration {text!r} (use e.g. 30s, 5m, 24h)")
+    return total
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"bad listen address {text!r} (use host:port, e.g. :9843)")
+    return host.strip("[]"), int(port)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list | tuple) else [value]
+    out: list[str] = []
+    for item in items:
+        out.extend(p.strip() for p in str(item).split(",") if p.strip())
+    return out
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    s = str(value).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"bad boolean {value!r}")
+
+
+def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for opt in OPTIONS:
+        key = ENV_PREFIX + opt.name.upper().replace("-", "_")
+        if key in environ:
+            out[opt.name] = environ[key]
+    return out
+
+
+def from_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path}: {exc}".replace("\n", " ")) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of settings")
+    out = {str(k).replace("_", "-"): v for k, v in data.items()}
+    unknown = sorted(set(out) - set(OPTIONS_BY_NAME) | ({"config"} & set(out)))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s): {', '.join(unknown)}")
+    return out
+
+
+def default_region() -> str | None:
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        return region
+    try:
+        import botocore.session
+
+        return botocore.session.get_session().get_config_variable("region")  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> Settings:
+    """Merged raw values (flag name -> value) -> Settings, or ConfigError listing every problem."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        value = raw.get(opt.name, opt.default)
+        try:
+            if opt.kind == "list":
+                value = _as_list(value)
+            elif opt.kind == "duration":
+                value = parse_duration(value)
+            elif opt.kind == "bool":
+                value = _as_bool(value)
+            elif opt.kind == "int" and value is not None:
+                value = int(value)
+            elif opt.kind == "float" and value is not None:
+                value = float(value)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"--{opt.name}: {exc}")
+            continue
+        if opt.choices and value is not None and value not in opt.choices:
+            problems.append(f"--{opt.name}: {value!r} is not one of {', '.join(opt.choices)}")
+        values[opt.name] = value
+
+    def check(name: str, ok: bool, why: str) -> None:
+        if name in values and not ok:
+            problems.append(f"--{name}: {why}")
+
+    for name in ("poll-interval", "refresh-interval", "reconcile-interval", "retention"):
+        check(name, values.get(name, 1) > 0, "must be greater than zero")
+    for name in ("list-rps", "describe-rps"):
+        check(name, values.get(name, 1) > 0, "must be greater than zero")
+    check("max-concurrency", values.get("max-concurrency", 1) >= 1, "must be at least 1")
+    check("demo-speed", values.get("demo-speed", 1) > 0, "must be greater than zero")
+
+    patterns: dict[str, list[re.Pattern[str]]] = {"include": [], "exclude": []}
+    for name in patterns:
+        for expr in values.get(name, []):
+            try:
+                patterns[name].append(re.compile(expr))
+            except re.error as exc:
+                problems.append(f"--{name}: bad regex {expr!r}: {exc}")
+    for arn in values.get("role-arn", []):
+        if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/.+", arn):
+            problems.append(f"--role-arn: {arn!r} is not an IAM role ARN")
+    host, port = "", 9843
+    try:
+        host, port = parse_listen_address(str(values.get("listen-address", ":9843")))
+    except ValueError as exc:
+        problems.append(f"--listen-address: {exc}")
+    regions = values.get("region") or []
+    if not regions and not values.get("demo"):
+        region = default_region()
+        if region:
+            regions = [region]
+        else:
+            problems.append("--region: no region given and no AWS default region configured")
+    if not values.get("base-account", True) and not values.get("role-arn"):
+        problems.append("--no-base-account needs at least one --role-arn")
+    endpoint = values.get("endpoint-url") or environ.get("AWS_ENDPOINT_URL") or None
+    if problems:
+        raise ConfigError("; ".join(problems))
+    log_format = values["log-format"] or ("console" if isatty else "json")
+    settings = Settings(
+        regions=tuple(dict.fromkeys(regions)),
+        role_arns=tuple(dict.fromkeys(values["role-arn"])),
+        external_id=values["external-id"],
+        base_account=values["base-account"],
+        listen_host=host,
+        listen_port=port,
+        poll_interval=values["poll-interval"],
+        refresh_interval=values["refresh-interval"],
+        reconcile_interval=values["reconcile-interval"],
+        retention=values["retention"],
+        max_concurrency=values["max-concurrency"],
+        list_rps=values["list-rps"],
+        describe_rps=values["describe-rps"],
+        include=tuple(patterns["include"]),
+        exclude=tuple(patterns["exclude"]),
+        tag_labels=tuple(dict.fromkeys(values["tag-labels"])),
+        endpoint_url=endpoint,
+        web_config_file=values["web-config-file"],
+        log_level=values["log-level"],
+        log_format=log_format,
+        once=values["once"],
+        demo=values["demo"],
+        demo_speed=values["demo-speed"],
+        demo_seed=values["demo-seed"],
+    )
+    return settings

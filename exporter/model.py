@@ -1,0 +1,143 @@
+"""The training-job model: what the exporter keeps of a DescribeTrainingJob response.
+
+Plain frozen dataclasses with no boto types, so that parsing and rendering are pure and
+testable without a network. Times are float epoch seconds. Every optional field may be
+absent (None or empty): a job that failed in Starting has no start time, no billable time.
+HyperParameters and Environment are deliberately not part of the model: they may hold
+secrets, and what is never kept can never leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+
+
+#: The one-hot state set of `sagemaker_training_job_status`, in exposition order.
+KNOWN_STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
+TERMINAL_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Stopped"})
+#: Statuses in which the job still consumes time (elapsed values count up to the poll).
+ACTIVE_STATUSES: frozenset[str] = frozenset({"InProgress", "Stopping"})
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    status: str
+    start: float | None
+    end: float | None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceGroup:
+    name: str  # "" for a job without instance groups
+    instance_type: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FinalMetric:
+    name: str
+    value: float
+    timestamp: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStatus:
+    rule: str
+    rule_type: str  # "debugger" or "profiler"
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingJob:
+    name: str
+    arn: str = ""
+    status: str = ""
+    secondary_status: str = ""
+    failure_reason: str = ""
+    tuning_job_arn: str = ""
+    automl_job_arn: str = ""
+    training_image: str = ""
+    algorithm_name: str = ""
+    input_mode: str = ""
+    instance_type: str = ""  # ResourceConfig.InstanceType, or the groups' types joined by ","
+    instance_groups: tuple[InstanceGroup, ...] = ()
+    volume_size_gb: float | None = None
+    volume_kms: bool = False
+    output_kms: bool = False
+    vpc: bool = False
+    network_isolation: bool = False
+    inter_container_encryption: bool = False
+    managed_spot: bool = False
+    max_runtime_seconds: float | None = None
+    max_wait_seconds: float | None = None
+    max_pending_seconds: float | None = None
+    created: float | None = None
+    training_start: float | None = None
+    training_end: float | None = None
+    last_modified: float | None = None
+    training_time_seconds: float | None = None
+    billable_time_seconds: float | None = None
+    transitions: tuple[Transition, ...] = ()
+    final_metrics: tuple[FinalMetric, ...] = ()
+    rules: tuple[RuleStatus, ...] = ()
+    warm_pool_status: str = ""
+    warm_pool_retained_billable_seconds: float | None = None
+    tags: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def total_instances(self) -> int:
+        return sum(g.count for g in self.instance_groups)
+
+    @property
+    def finished_at(self) -> float | None:
+        """When the job ended, for retention: the end time, else the last change."""
+        if not self.is_terminal:
+            return None
+        return self.training_end or self.last_modified or self.created
+
+
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    """One row of ListTrainingJobs: enough to tell whether a job changed."""
+
+    name: str
+    status: str
+    secondary_status: str
+    last_modified: float | None
+    created: float | None
+    training_end: float | None
+
+    @property
+    def change_key(self) -> tuple[str, str, float | None]:
+        return (self.status, self.secondary_status, self.last_modified)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One (account, region) the exporter polls."""
+
+    region: str
+    role_arn: str | None = None
+    external_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.role_arn or 'default'}@{self.region}"

@@ -1,0 +1,94 @@
+"""The exporter's own metrics: API cost, poll health, staleness, process.
+
+Held in a private prometheus_client registry (no global state), rendered after the job
+families on every scrape. Per-target series start at zero so rates work from the first
+scrape.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.exposition import generate_latest
+
+from . import __version__
+from .model import TERMINAL_STATUSES
+
+OUTCOMES = ("ok", "throttled", "client_error", "server_error", "network_error")
+OPERATIONS = ("ListTrainingJobs", "DescribeTrainingJob", "ListTags")
+
+
+class SelfMetrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=r)
+        Gauge(
+            "sagemaker_exporter_build_info",
+            "Exporter build; value is always 1.",
+            ["version", "python_version"],
+            registry=r,
+        ).labels(__version__, platform.python_version()).set(1)
+        self.api_requests = Counter(
+            "sagemaker_exporter_api_requests",
+            "AWS API requests (every HTTP attempt, retries included) by outcome.",
+            ["operation", "region", "account_id", "outcome"],
+            registry=r,
+        )
+        self.api_duration = Histogram(
+            "sagemaker_exporter_api_request_duration_seconds",
+            "AWS API call latency, retries included.",
+            ["operation"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.poll_duration = Gauge(
+            "sagemaker_exporter_poll_duration_seconds",
+            "Duration of the last poll cycle.",
+            ["region", "account_id"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "sagemaker_exporter_last_successful_poll_timestamp_seconds",
+            "When the last poll cycle that succeeded ended, as Unix time.",
+            ["region", "account_id"],
+            registry=r,
+        )
+        self.target_up = Gauge(
+            "sagemaker_exporter_target_up",
+            "1 if the last poll cycle of this account/region succeeded.",
+            ["region", "account_id"],
+            registry=r,
+        )
+        self.tracked_jobs = Gauge(
+            "sagemaker_exporter_tracked_jobs",
+            "Training jobs currently exported.",
+            ["region", "account_id"],
+            registry=r,
+        )
+        self.polls = Counter(
+            "sagemaker_exporter_polls",
+            "Poll cycles by result (success, failure).",
+            ["region", "account_id", "result"],
+            registry=r,
+        )
+        self.finished = Counter(
+            "sagemaker_training_jobs_finished",
+            "Training jobs that reached a terminal status while watched.",
+            ["region", "account_id", "status"],
+            registry=r,
+        )
+
+    def init_target(self, region: str, account_id: str) -> None:
+        for op in OPERATIONS:
+            for outcome in OUTCOMES:
+                self.api_requests.labels(op, region, account_id, outcome)
+        for result in ("success", "failure"):
+            self.polls.labels(region, account_id, result)
+        for status in sorted(TERMINAL_STATUSES):
+            self.finished.labels(region, account_id, status)
+        self.target_up.labels(region, account_id).set(0)
+        self.tracked_jobs.labels(region, account_id).set(0)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

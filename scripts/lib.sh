@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# Shared set-up for scripts/run and scripts/test.
+
+# ensure_venv EXTRAS: a virtualenv in .venv with this package installed (editable)
+# with the given extras; reinstalls only when pyproject.toml changed.
+ensure_venv() {
+  local extras=$1 stamp=.venv/.installed-$1
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "== installing python packages (.[${extras}]) into .venv"
+    local t0=$SECONDS
+    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[${extras}]"
+    echo "== pip install took $((SECONDS - t0))s"
+    touch "$stamp"
+  fi
+}
+
+# ensure_debian_packages PKG...: apt-get install what is missing (needs root or sudo).
+ensure_debian_packages() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then sudo=(sudo); else
+      echo "error: need root (or sudo) to apt-get install ${missing[*]}" >&2; return 1
+    fi
+  fi
+  echo "== apt-get install ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
