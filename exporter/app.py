@@ -23,7 +23,7 @@ from .http import Authenticator, HttpConfig, HttpServer, build_app
 from .model import Target
 from .selfmetrics import SelfMetrics
 from .store import JobStore
-from .sync import SyncSettings, TargetSync
+from .sync import CycleResult, SyncSettings, TargetSync
 
 DRAIN_SECONDS = 2.0
 
@@ -96,11 +96,99 @@ def load_web_config(path: str | None) -> tuple[Any, Authenticator | None]:
     return wc.ssl_context(), auth
 
 
-async def serve(settings: Settings, ssl_context: Any = None,
-                authenticator: Authenticator | None = None) -> int:
+class Exporter:
+    """Targets, sync engines, store and HTTP server, wired; an async context manager.
+
+    `serve()` runs it until a signal; tests drive `poll_all()` by hand between scrapes.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        ssl_context: Any = None,
+        authenticator: Authenticator | None = None,
+        demo: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.plan = plan(settings, demo)
+        self.metrics, self.store = SelfMetrics(), JobStore()
+        self.syncs: list[TargetSync] = []
+        self._stack = AsyncExitStack()
+        self._http_config = HttpConfig(
+            settings.listen_host,
+            settings.listen_port,
+            ssl_context,
+            authenticator,
+            demo=demo is not None,
+        )
+        self.server: HttpServer | None = None
+
+    @property
+    def ready(self) -> bool:
+        return all(s.attempted for s in self.syncs)
+
+    async def __aenter__(self) -> Exporter:
+        s = self.settings
+        sync_settings = SyncSettings(
+            poll_interval=s.poll_interval,
+            refresh_interval=s.refresh_interval,
+            retention=s.retention,
+            reconcile_interval=s.reconcile_interval,
+            include=s.include,
+            exclude=s.exclude,
+            tag_labels=s.tag_labels,
+        )
+        try:
+            for target in self.plan.targets:
+                client = await self._stack.enter_async_context(
+                    SageMakerTarget(target, self.plan.aws, self.metrics)
+                )
+                self.syncs.append(
+                    TargetSync(client, self.store, self.metrics, sync_settings, target.key)
+                )
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    async def start_http(self) -> HttpServer:
+        app = build_app(
+            self.store,
+            self.metrics,
+            lambda: self.ready,
+            lambda: [t.key for t in self.plan.targets],
+            self._http_config,
+        )
+        self.server = HttpServer(app, self._http_config)
+        await self.server.start()
+        self._stack.push_async_callback(self.server.stop)
+        return self.server
+
+    async def poll_all(self) -> list[CycleResult]:
+        return list(await asyncio.gather(*(s.poll_once() for s in self.syncs)))
+
+    def exposition(self) -> bytes:
+        return self.store.exposition() + self.metrics.exposition()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll every target until `stop`; give running cycles a short grace, then cancel."""
+        tasks = [asyncio.create_task(s.run(stop), name=s.key) for s in self.syncs]
+        await stop.wait()
+        _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def serve(
+    settings: Settings, ssl_context: Any = None, authenticator: Authenticator | None = None
+) -> int:
     log = structlog.get_logger("app")
-    demo = None
     async with AsyncExitStack() as stack:
+        demo = None
         if settings.demo:
             from .demo import DemoEnvironment
 
@@ -108,58 +196,40 @@ async def serve(settings: Settings, ssl_context: Any = None,
             await asyncio.to_thread(demo.start)
             stack.callback(demo.stop)
             log.info("demo started", endpoint_url=demo.endpoint_url)
-        p = plan(settings, demo)
-        metrics, store = SelfMetrics(), JobStore()
-        sync_settings = SyncSettings(
-            poll_interval=settings.poll_interval,
-            refresh_interval=settings.refresh_interval,
-            retention=settings.retention,
-            reconcile_interval=settings.reconcile_interval,
-            include=settings.include,
-            exclude=settings.exclude,
-            tag_labels=settings.tag_labels,
+        exporter = await stack.enter_async_context(
+            Exporter(settings, ssl_context, authenticator, demo)
         )
-        syncs = []
-        for target in p.targets:
-            client = await stack.enter_async_context(SageMakerTarget(target, p.aws, metrics))
-            syncs.append(TargetSync(client, store, metrics, sync_settings, target.key))
-
+        keys = [t.key for t in exporter.plan.targets]
         if settings.once:
-            results = await asyncio.gather(*(s.poll_once() for s in syncs))
-            failed = [(s, r) for s, r in zip(syncs, results, strict=True) if not r.ok]
+            failed = [
+                (s, r)
+                for s, r in zip(exporter.syncs, await exporter.poll_all(), strict=True)
+                if not r.ok
+            ]
+            for s, r in failed:
+                errors = ", ".join(f"{k} x{n}" for k, n in r.errors.items())
+                print(
+                    f"sagemaker-exporter: error: poll of {s.key} failed: {errors}", file=sys.stderr
+                )
             if failed:
-                for s, r in failed:
-                    errors = ", ".join(f"{k} x{n}" for k, n in r.errors.items())
-                    print(f"sagemaker-exporter: error: poll of {s.key} failed: {errors}",
-                          file=sys.stderr)
                 return 1
-            sys.stdout.buffer.write(store.exposition() + metrics.exposition())
+            sys.stdout.buffer.write(exporter.exposition())
             sys.stdout.flush()
             return 0
 
-        http_config = HttpConfig(settings.listen_host, settings.listen_port, ssl_context,
-                                 authenticator, demo=demo is not None)
-        server = HttpServer(
-            build_app(store, metrics, lambda: all(s.attempted for s in syncs),
-                      lambda: [t.key for t in p.targets], http_config),
-            http_config,
+        server = await exporter.start_http()
+        log.info(
+            "listening",
+            address=f"{settings.listen_host or '0.0.0.0'}:{server.port}",
+            targets=keys,
+            tls=ssl_context is not None,
         )
-        await server.start()
-        stack.push_async_callback(server.stop)
-        log.info("listening", address=f"{settings.listen_host or '0.0.0.0'}:{server.port}",
-                 targets=[t.key for t in p.targets], tls=ssl_context is not None)
-
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        tasks = [asyncio.create_task(s.run(stop), name=s.key) for s in syncs]
-        await stop.wait()
+        await exporter.run(stop)
         log.info("stopping")
-        _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
-        for t in pending:
-            t.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
     log.info("stopped")
     return 0
 

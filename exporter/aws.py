@@ -63,6 +63,11 @@ AUTH_CODES = frozenset(
 )
 
 
+NOT_FOUND_CODES = frozenset(
+    {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
+)
+
+
 class ApiError(Exception):
     """An AWS call that failed after retries; `outcome` is its self-metric outcome."""
 
@@ -174,11 +179,13 @@ class SageMakerTarget:
         # counted once it is, so no series carries a placeholder account label.
         self._pending: list[tuple[str, str]] = []
 
-    def _count_attempt(self, response: Any = None, caught_exception: Any = None,
-                       operation: Any = None, **_: Any) -> None:
+    def _count_attempt(
+        self, response: Any = None, caught_exception: Any = None, operation: Any = None, **_: Any
+    ) -> None:
         self.attempts += 1
-        op, outcome = getattr(operation, "name", "unknown"), classify_attempt(
-            response, caught_exception
+        op, outcome = (
+            getattr(operation, "name", "unknown"),
+            classify_attempt(response, caught_exception),
         )
         if not self.account_id:
             self._pending.append((op, outcome))
@@ -215,8 +222,11 @@ class SageMakerTarget:
 
             def sts_client(service: str, **kwargs: Any) -> Any:
                 return base.create_client(
-                    service, region_name=self.region, endpoint_url=self._settings.endpoint_url,
-                    config=self._config(), **kwargs,
+                    service,
+                    region_name=self.region,
+                    endpoint_url=self._settings.endpoint_url,
+                    config=self._config(),
+                    **kwargs,
                 )
 
             fetcher = AioAssumeRoleCredentialFetcher(
@@ -259,16 +269,16 @@ class SageMakerTarget:
         start = time.monotonic()
         try:
             async with self._base.create_client(
-                "sts", region_name=self.region, endpoint_url=self._settings.endpoint_url,
+                "sts",
+                region_name=self.region,
+                endpoint_url=self._settings.endpoint_url,
                 config=self._config(),
             ) as sts:
                 ident = await sts.get_caller_identity()
         except Exception as exc:
             raise classify_error("GetCallerIdentity", exc) from exc
         finally:
-            self._metrics.api_duration.labels("GetCallerIdentity").observe(
-                time.monotonic() - start
-            )
+            self._metrics.api_duration.labels("GetCallerIdentity").observe(time.monotonic() - start)
         self.account_id = str(ident.get("Account", ""))
         for op, outcome in self._pending:
             self._metrics.api_requests.labels(op, self.region, self.account_id, outcome).inc()
@@ -284,9 +294,9 @@ class SageMakerTarget:
                 "DescribeTrainingJob", "describe_training_job", TrainingJobName=name
             )
         except ApiError as err:
-            if err.code in ("ValidationException", "ResourceNotFound") and "not found" in str(
-                err
-            ).lower():
+            # AWS says "Requested resource not found."; moto "Could not find training job".
+            text = str(err).lower()
+            if err.code in NOT_FOUND_CODES and ("not found" in text or "could not find" in text):
                 raise JobNotFound(name) from err
             raise
 

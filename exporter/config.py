@@ -38,39 +38,84 @@ class Option:
 #: (or checked against) this table.
 OPTIONS: tuple[Option, ...] = (
     Option("config", "str", None, "YAML file with any of these settings (keys as flag names)."),
-    Option("region", "list", [], "AWS region to watch; repeatable (default: the AWS default "
-           "region from the environment or ~/.aws/config)."),
-    Option("role-arn", "list", [], "IAM role to assume for another account; repeatable, one per "
-           "account."),
+    Option(
+        "region",
+        "list",
+        [],
+        "AWS region to watch; repeatable (default: the AWS default "
+        "region from the environment or ~/.aws/config).",
+    ),
+    Option(
+        "role-arn",
+        "list",
+        [],
+        "IAM role to assume for another account; repeatable, one per account.",
+    ),
     Option("external-id", "str", None, "ExternalId passed when assuming --role-arn roles."),
-    Option("base-account", "bool", True, "Also watch the account of the base credentials "
-           "(--no-base-account to watch only --role-arn accounts)."),
+    Option(
+        "base-account",
+        "bool",
+        True,
+        "Also watch the account of the base credentials "
+        "(--no-base-account to watch only --role-arn accounts).",
+    ),
     Option("listen-address", "str", ":9843", "host:port to serve /metrics on."),
     Option("poll-interval", "duration", 30.0, "How often to list changed jobs."),
-    Option("refresh-interval", "duration", 300.0, "How often to re-describe each running job "
-           "(final metrics, transitions)."),
-    Option("reconcile-interval", "duration", 600.0, "How often to re-list all running jobs in "
-           "case a change was missed."),
-    Option("retention", "duration", 86400.0, "How long finished jobs stay exported after they "
-           "end."),
+    Option(
+        "refresh-interval",
+        "duration",
+        300.0,
+        "How often to re-describe each running job (final metrics, transitions).",
+    ),
+    Option(
+        "reconcile-interval",
+        "duration",
+        600.0,
+        "How often to re-list all running jobs in case a change was missed.",
+    ),
+    Option(
+        "retention", "duration", 86400.0, "How long finished jobs stay exported after they end."
+    ),
     Option("max-concurrency", "int", 8, "Concurrent DescribeTrainingJob calls per account/region."),
     Option("list-rps", "float", 2.0, "ListTrainingJobs calls per second per account/region."),
-    Option("describe-rps", "float", 10.0, "DescribeTrainingJob/ListTags calls per second per "
-           "account/region."),
+    Option(
+        "describe-rps",
+        "float",
+        10.0,
+        "DescribeTrainingJob/ListTags calls per second per account/region.",
+    ),
     Option("include", "list", [], "Only export jobs whose name matches this regex; repeatable."),
     Option("exclude", "list", [], "Never export jobs whose name matches this regex; repeatable."),
-    Option("tag-labels", "list", [], "Tag keys exported as tag_<key> labels on "
-           "sagemaker_training_job_tags (comma-separated or repeated); costs one ListTags call "
-           "per job."),
-    Option("endpoint-url", "str", None, "SageMaker/STS endpoint override (AWS_ENDPOINT_URL is "
-           "honoured too)."),
+    Option(
+        "tag-labels",
+        "list",
+        [],
+        "Tag keys exported as tag_<key> labels on "
+        "sagemaker_training_job_tags (comma-separated or repeated); costs one ListTags call "
+        "per job.",
+    ),
+    Option(
+        "endpoint-url",
+        "str",
+        None,
+        "SageMaker/STS endpoint override (AWS_ENDPOINT_URL is honoured too).",
+    ),
     Option("web-config-file", "str", None, "Prometheus web config file for TLS and basic auth."),
     Option("log-level", "str", "info", "Log level.", LOG_LEVELS),
-    Option("log-format", "str", None, "json or console (default: json unless stdout is a "
-           "terminal).", LOG_FORMATS),
+    Option(
+        "log-format",
+        "str",
+        None,
+        "json or console (default: json unless stdout is a terminal).",
+        LOG_FORMATS,
+    ),
     Option("once", "bool", False, "Poll once, print the exposition to stdout and exit."),
-    Option("demo", "bool", False, "Run against a built-in simulated SageMaker fleet (needs the "
-           "demo extra)."),
+    Option(
+        "demo",
+        "bool",
+        False,
+        "Run against a built-in simulated SageMaker fleet (needs the demo extra).",
+    ),
     Option("demo-speed", "float", 30.0, "Demo clock acceleration."),
     Option("demo-seed", "int", 1, "Demo random seed (same seed, same fleet)."),
 )

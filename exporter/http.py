@@ -120,14 +120,18 @@ def build_app(
 
 class HttpServer:
     def __init__(self, app: web.Application, config: HttpConfig) -> None:
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=2.0
+        )
         self._config = config
         self.port = config.port
 
     async def start(self) -> None:
         await self._runner.setup()
         site = web.TCPSite(
-            self._runner, self._config.host or None, self._config.port,
+            self._runner,
+            self._config.host or None,
+            self._config.port,
             ssl_context=self._config.ssl_context,
         )
         await site.start()

@@ -139,9 +139,7 @@ def parse_tags(response: Any) -> tuple[tuple[str, str], ...]:
     return _tags(_list(_map(response).get("Tags")))
 
 
-def parse_training_job(
-    response: Any, tags: tuple[tuple[str, str], ...] = ()
-) -> TrainingJob | None:
+def parse_training_job(response: Any, tags: tuple[tuple[str, str], ...] = ()) -> TrainingJob | None:
     """DescribeTrainingJob response -> TrainingJob; None if it names no job."""
     r = _map(response)
     name = _str(r.get("TrainingJobName"))

@@ -23,12 +23,13 @@ class SelfMetrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=r)
-        Gauge(
+        self.build_info = Gauge(
             "sagemaker_exporter_build_info",
             "Exporter build; value is always 1.",
             ["version", "python_version"],
             registry=r,
-        ).labels(__version__, platform.python_version()).set(1)
+        )
+        self.build_info.labels(__version__, platform.python_version()).set(1)
         self.api_requests = Counter(
             "sagemaker_exporter_api_requests",
             "AWS API requests (every HTTP attempt, retries included) by outcome.",
@@ -89,6 +90,31 @@ class SelfMetrics:
             self.finished.labels(region, account_id, status)
         self.target_up.labels(region, account_id).set(0)
         self.tracked_jobs.labels(region, account_id).set(0)
+
+    def reference(self) -> list[tuple[str, str, tuple[str, ...], str]]:
+        """(name, type, label names, help) of every metric here, for the generated docs."""
+        out = []
+        for metric in (
+            self.build_info,
+            self.api_requests,
+            self.api_duration,
+            self.poll_duration,
+            self.last_success,
+            self.target_up,
+            self.tracked_jobs,
+            self.polls,
+            self.finished,
+        ):
+            suffix = "_total" if metric._type == "counter" else ""
+            out.append(
+                (
+                    metric._name + suffix,
+                    metric._type,
+                    tuple(metric._labelnames),
+                    metric._documentation,
+                )
+            )
+        return out
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

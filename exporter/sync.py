@@ -132,7 +132,9 @@ class TargetSync:
     async def _candidates(self, now: float, result: CycleResult) -> set[str]:
         """Names to describe this cycle: new or changed summaries, plus reconcile."""
         lists: list[Awaitable[list[JobSummary]]] = []
-        reconcile = not self.synced or now - self._last_reconcile >= self.settings.reconcile_interval
+        reconcile = (
+            not self.synced or now - self._last_reconcile >= self.settings.reconcile_interval
+        )
         if self.synced and self._watermark is not None:
             after = self._watermark - self.settings.overlap
         else:
@@ -190,8 +192,8 @@ class TargetSync:
         result.described += 1
         self._described_at[name] = ctx.now
         summary = self._summaries.get(name)
-        self._known[name] = summary.change_key if summary else (
-            job.status, job.secondary_status, job.last_modified
+        self._known[name] = (
+            summary.change_key if summary else (job.status, job.secondary_status, job.last_modified)
         )
         if prev is None or prev != job:
             result.changed += 1
@@ -225,8 +227,7 @@ class TargetSync:
             if not self._initialized:
                 self.metrics.init_target(self.api.region, self.api.account_id)
                 self._initialized = True
-            ctx = RenderContext(self.api.region, self.api.account_id, now,
-                                self.settings.tag_labels)
+            ctx = RenderContext(self.api.region, self.api.account_id, now, self.settings.tag_labels)
             todo = await self._candidates(now, result)
         except ApiError as err:
             result.fail(err)
@@ -275,9 +276,14 @@ class TargetSync:
         result.api_calls = self.api.attempts - calls0
         region, account = self.api.region, self.api.account_id
         fields = dict(
-            account_id=account, listed=result.listed, described=result.described,
-            changed=result.changed, removed=result.removed, evicted=result.evicted,
-            tracked=self.store.count(self.key), api_calls=result.api_calls,
+            account_id=account,
+            listed=result.listed,
+            described=result.described,
+            changed=result.changed,
+            removed=result.removed,
+            evicted=result.evicted,
+            tracked=self.store.count(self.key),
+            api_calls=result.api_calls,
             duration_s=round(result.duration, 3),
         )
         if account:

@@ -1,0 +1,105 @@
+"""The daemon as a real process: probes, landing page, gzip, clean SIGTERM."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from .conftest import parse_exposition, value
+from .motofleet import CANARY, MotoSageMaker
+
+
+class Daemon:
+    def __init__(self, *args: str) -> None:
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "exporter.cli", "--listen-address", "127.0.0.1:0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.log: list[str] = []
+        self.url = ""
+        deadline = time.monotonic() + 30
+        assert self.proc.stderr is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.log.append(line)
+            event = json.loads(line)
+            if event.get("event") == "listening":
+                self.url = "http://" + event["address"]
+                return
+        raise AssertionError("daemon did not start: " + "".join(self.log))
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if requests.get(self.url + "/readyz", timeout=5).status_code == 200:
+                return
+            time.sleep(0.1)
+        raise AssertionError("never ready")
+
+    def stop(self) -> tuple[int, float, str]:
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=20)
+        return self.proc.returncode, time.monotonic() - t0, "".join(self.log) + err
+
+
+@pytest.fixture
+def daemon(sm: MotoSageMaker) -> Iterator[Daemon]:
+    sm.create("d-1")
+    sm.create("d-2")
+    d = Daemon("--region", "us-east-1", "--endpoint-url", sm.url, "--poll-interval", "1s")
+    yield d
+    if d.proc.poll() is None:
+        d.proc.kill()
+        d.proc.wait()
+
+
+def test_probes_landing_gzip_and_clean_sigterm(daemon: Daemon) -> None:
+    assert requests.get(daemon.url + "/healthz", timeout=5).status_code == 200
+    daemon.wait_ready()
+    landing = requests.get(daemon.url + "/", timeout=5)
+    assert landing.status_code == 200 and 'href="/metrics"' in landing.text
+    assert "Demo mode" not in landing.text
+
+    plain = requests.get(
+        daemon.url + "/metrics", headers={"Accept-Encoding": "identity"}, timeout=5
+    )
+    assert plain.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert "Content-Encoding" not in plain.headers
+    raw = requests.get(
+        daemon.url + "/metrics", headers={"Accept-Encoding": "gzip"}, timeout=5, stream=True
+    )
+    assert raw.headers["Content-Encoding"] == "gzip"
+    body = gzip.decompress(raw.raw.read()).decode()
+    m = parse_exposition(body)
+    assert value(m, "sagemaker_training_job_status", training_job="d-1", status="Completed") == 1
+    assert value(m, "sagemaker_exporter_target_up", region="us-east-1") == 1
+    assert value(m, "sagemaker_exporter_build_info") == 1
+
+    code, took, log = daemon.stop()
+    assert code == 0, log
+    assert took < 10
+    events = [json.loads(ln).get("event") for ln in log.splitlines() if ln.startswith("{")]
+    assert "stopped" in events
+    assert CANARY not in log
+    # The port is released.
+    with pytest.raises(requests.ConnectionError):
+        requests.get(daemon.url + "/healthz", timeout=2)
+    # One info line per poll cycle per target, no per-job lines.
+    polls = [e for e in events if e == "poll"]
+    assert polls and all(e in ("listening", "poll", "stopping", "stopped") for e in events)
