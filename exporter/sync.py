@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -102,6 +103,7 @@ class TargetSync:
         self._last_reconcile = 0.0
         self._summaries: dict[str, JobSummary] = {}
         self._initialized = False
+        self._retry: set[str] = set()
         self._log = structlog.get_logger("sync").bind(region=api.region)
 
     # -- listing -----------------------------------------------------------------------
@@ -113,7 +115,17 @@ class TargetSync:
             if token:
                 req["NextToken"] = token
             page = await self.api.list_training_jobs(**req)
-            for item in page.get("TrainingJobSummaries") or []:
+            items = page.get("TrainingJobSummaries")
+            if not isinstance(items, list):
+                # botocore turns a garbled 200 body into an empty dict; trusting it would
+                # silently end the listing and lose every job on the later pages.
+                raise ApiError(
+                    "ListTrainingJobs",
+                    "server_error",
+                    "MalformedResponse",
+                    "response has no TrainingJobSummaries",
+                )
+            for item in items:
                 s = parse_summary(item)
                 if s is not None:
                     out.append(s)
@@ -174,12 +186,23 @@ class TargetSync:
                 result.removed += 1
                 return
             except ApiError as err:
+                self._retry.add(name)
                 result.fail(err)
                 return
             prev = self.store.get(self.key, name)
             tags = prev.tags if prev else ()
             job = parse_training_job(raw, tags)
-            if job is None:
+            if job is None or not job.status:
+                # A garbled body parses to {}: not "the job is gone", just a bad answer.
+                self._retry.add(name)
+                result.fail(
+                    ApiError(
+                        "DescribeTrainingJob",
+                        "server_error",
+                        "MalformedResponse",
+                        "response has no TrainingJobName/TrainingJobStatus",
+                    )
+                )
                 return
             if self.settings.tag_labels and (prev is None or name in self._need_tags):
                 try:
@@ -232,25 +255,33 @@ class TargetSync:
         except ApiError as err:
             result.fail(err)
             return self._finish(result, start, calls0)
+        # Describes that failed last cycle are retried whatever the listing says, so one
+        # stubborn job cannot hold the watermark back for everyone.
+        todo |= self._retry
         todo |= self._refresh_due(now, todo)
+        self._retry = set()
         await asyncio.gather(*(self._describe(n, ctx, result) for n in sorted(todo)))
         self._rerender_active(ctx, todo)
         result.evicted = self._evict(now)
-        if result.ok or not self.synced:
-            # Advance only when every listed change was described, else retry them next cycle
-            # (failed describes keep their old key, so they stay "changed").
-            self._watermark = now
-        if result.ok:
-            self.synced = True
+        # The listing succeeded: from now on list by watermark (failed describes are retried).
+        self._watermark = now
+        self.synced = True
         return self._finish(result, start, calls0)
 
     def _refresh_due(self, now: float, already: set[str]) -> set[str]:
-        due = now - self.settings.refresh_interval
-        return {
-            j.name
-            for j in self.store.jobs(self.key)
-            if j.is_active and j.name not in already and self._described_at.get(j.name, 0) <= due
-        }
+        """Running jobs to re-describe: the stalest first, spread so that each is refreshed
+        about once per refresh interval instead of all at once (a budget per cycle)."""
+        active = [j.name for j in self.store.jobs(self.key) if j.is_active]
+        due_before = now - self.settings.refresh_interval
+        due = sorted(
+            (self._described_at.get(n, 0.0), n)
+            for n in active
+            if n not in already and self._described_at.get(n, 0.0) <= due_before
+        )
+        budget = math.ceil(
+            len(active) * self.settings.poll_interval / self.settings.refresh_interval
+        )
+        return {n for _, n in due[: max(1, budget)]}
 
     def _rerender_active(self, ctx: RenderContext, described: Iterable[str]) -> None:
         skip = set(described)

@@ -347,11 +347,11 @@ async def test_pagination_over_250_jobs_with_empty_pages(
     now = time.time()
     # moto pages before it filters: 150 old jobs first make the LastModifiedTimeAfter
     # listing return empty pages that still carry a NextToken.
-    for i in range(250):
-        sm.create(f"bulk-{i:03d}")
+    sm.bulk_create([f"bulk-{i:03d}" for i in range(250)])
     for i in range(150):
         sm.set(f"bulk-{i:03d}", modified=now - 5 * 86400, training_end_time=now - 5 * 86400)
-    async with exporter_for() as h:
+    # The default rate limits (10 describes/s) would make this test wait ten seconds.
+    async with exporter_for("--describe-rps", "500", "--list-rps", "100") as h:
         [result] = await h.poll()
         m = await h.scrape()
     assert result.ok

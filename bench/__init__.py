@@ -1,0 +1,1 @@
+"""Benchmarks and test fixtures that are not part of the exporter package."""
