@@ -16,6 +16,7 @@ from .model import KNOWN_STATUSES, TrainingJob
 
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[Labels, float]
+SampleFn = Callable[["TrainingJob", "RenderContext"], Iterable[Sample]]
 
 IDENTITY_LABELS = ("training_job", "region", "account_id")
 FAILURE_REASON_MAX = 200
@@ -134,26 +135,23 @@ def _phases(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
         yield ((("phase", phase),), seconds)
 
 
-def _billable_instance(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
+def billable_instance_seconds(job: TrainingJob, ctx: RenderContext) -> float | None:
     billable = billable_seconds(job, ctx)
-    if billable is not None and job.instance_groups:
-        yield ((), billable * job.total_instances)
+    if billable is None or not job.instance_groups:
+        return None
+    return billable * job.total_instances
 
 
-def _spot_savings(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
+def spot_savings_ratio(job: TrainingJob, ctx: RenderContext) -> float | None:
     t, b = job.training_time_seconds, job.billable_time_seconds
     if job.managed_spot and job.is_terminal and t and b is not None:
-        yield ((), 1.0 - b / t)
+        return 1.0 - b / t
+    return None
 
 
 def _instances(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
     for g in job.instance_groups:
         yield ((("instance_type", g.instance_type), ("instance_group", g.name)), g.count)
-
-
-def _volume(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
-    if job.volume_size_gb is not None:
-        yield ((), job.volume_size_gb * 1024**3)
 
 
 def _final_metric(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
@@ -215,181 +213,80 @@ def _interruptions(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
 
 
 P = "sagemaker_training_job_"
-G = "gauge"
 
+
+def gauge(name: str, help: str, samples: SampleFn, *labels: str) -> Family:
+    return Family(P + name, "gauge", help, labels, samples)
+
+
+def scalar(name: str, help: str, get: Callable[[TrainingJob, RenderContext], float | None]) -> Family:
+    """A label-less family: one sample when the value is known, none otherwise."""
+    return Family(P + name, "gauge", help, (), lambda j, c: _one(get(j, c)))
+
+
+# fmt: off
 FAMILIES: tuple[Family, ...] = (
-    Family(
-        P + "info",
-        G,
-        "Training job configuration; value is always 1.",
-        (
-            "instance_type",
-            "training_image",
-            "algorithm_name",
-            "input_mode",
-            "tuning_job",
-            "automl_job",
-            "managed_spot",
-        ),
-        _info,
-    ),
-    Family(P + "status", G, "TrainingJobStatus as a one-hot state set.", ("status",), _status),
-    Family(
-        P + "secondary_status",
-        G,
-        "Current SecondaryStatus; value is always 1.",
-        ("secondary_status",),
-        _secondary,
-    ),
-    Family(
-        P + "phase_duration_seconds",
-        G,
-        "Seconds spent in each secondary status; the current one counts up to the last poll.",
-        ("phase",),
-        _phases,
-    ),
-    Family(
-        P + "created_timestamp_seconds",
-        G,
-        "CreationTime as Unix time.",
-        (),
-        lambda j, c: _one(j.created),
-    ),
-    Family(
-        P + "training_start_timestamp_seconds",
-        G,
-        "TrainingStartTime as Unix time.",
-        (),
-        lambda j, c: _one(j.training_start),
-    ),
-    Family(
-        P + "training_end_timestamp_seconds",
-        G,
-        "TrainingEndTime as Unix time.",
-        (),
-        lambda j, c: _one(j.training_end),
-    ),
-    Family(
-        P + "last_modified_timestamp_seconds",
-        G,
-        "LastModifiedTime as Unix time.",
-        (),
-        lambda j, c: _one(j.last_modified),
-    ),
-    Family(
-        P + "training_seconds",
-        G,
-        "TrainingTimeInSeconds once finished; elapsed since TrainingStartTime while running.",
-        (),
-        lambda j, c: _one(training_seconds(j, c)),
-    ),
-    Family(
-        P + "billable_seconds",
-        G,
-        "BillableTimeInSeconds once finished; elapsed while an on-demand job runs.",
-        (),
-        lambda j, c: _one(billable_seconds(j, c)),
-    ),
-    Family(
-        P + "billable_instance_seconds",
-        G,
-        "Billable seconds times the total instance count: the instance-time AWS bills.",
-        (),
-        _billable_instance,
-    ),
-    Family(
-        P + "spot_savings_ratio",
-        G,
-        "1 - billable/training seconds of a finished managed spot job.",
-        (),
-        _spot_savings,
-    ),
-    Family(
-        P + "instances",
-        G,
-        'Instance count per instance group (instance_group="" without groups).',
-        ("instance_type", "instance_group"),
-        _instances,
-    ),
-    Family(P + "volume_size_bytes", G, "ML storage volume size per instance.", (), _volume),
-    Family(
-        P + "max_runtime_seconds",
-        G,
-        "StoppingCondition.MaxRuntimeInSeconds.",
-        (),
-        lambda j, c: _one(j.max_runtime_seconds),
-    ),
-    Family(
-        P + "max_wait_seconds",
-        G,
-        "StoppingCondition.MaxWaitTimeInSeconds (spot).",
-        (),
-        lambda j, c: _one(j.max_wait_seconds),
-    ),
-    Family(
-        P + "max_pending_seconds",
-        G,
-        "StoppingCondition.MaxPendingTimeInSeconds.",
-        (),
-        lambda j, c: _one(j.max_pending_seconds),
-    ),
-    Family(
-        P + "final_metric",
-        G,
-        "Latest value of each metric in FinalMetricDataList.",
-        ("metric",),
-        _final_metric,
-    ),
-    Family(
-        P + "final_metric_timestamp_seconds",
-        G,
-        "Timestamp of each metric in FinalMetricDataList as Unix time.",
-        ("metric",),
-        _final_metric_ts,
-    ),
-    Family(
-        P + "failure_info",
-        G,
-        "Why a failed job failed: category (prefix of FailureReason) and reason; value 1.",
-        ("category", "reason"),
-        _failure,
-    ),
-    Family(
-        P + "rule_evaluation_status",
-        G,
-        "Debugger and profiler rule evaluation status; value is always 1.",
-        ("rule", "rule_type", "status"),
-        _rules,
-    ),
-    Family(
-        P + "warm_pool_status", G, "Warm pool status; value is always 1.", ("status",), _warm_pool
-    ),
-    Family(
-        P + "warm_pool_retained_billable_seconds",
-        G,
-        "Billable seconds of warm pool instances retained after the job.",
-        (),
-        lambda j, c: _one(j.warm_pool_retained_billable_seconds),
-    ),
-    Family(
-        P + "security_info",
-        G,
-        "Isolation and encryption settings; value is always 1.",
-        ("network_isolation", "inter_container_encryption", "vpc", "volume_kms", "output_kms"),
-        _security,
-    ),
-    Family(
-        P + "tags",
-        G,
-        "Tags selected by --tag-labels, as tag_<key> labels; value 1.",
-        ("tag_<key>",),
-        _tags,
-    ),
-    Family(
-        P + "interruptions",
-        G,
-        "Spot interruptions seen in SecondaryStatusTransitions.",
-        (),
-        _interruptions,
-    ),
+    gauge("info", "Training job configuration; value is always 1.", _info,
+          "instance_type", "training_image", "algorithm_name", "input_mode", "tuning_job",
+          "automl_job", "managed_spot"),
+    gauge("status", "TrainingJobStatus as a one-hot state set.", _status, "status"),
+    gauge("secondary_status", "Current SecondaryStatus; value is always 1.", _secondary,
+          "secondary_status"),
+    gauge("phase_duration_seconds",
+          "Seconds spent in each secondary status; the current one counts up to the last poll.",
+          _phases, "phase"),
+    scalar("secondary_status_start_timestamp_seconds",
+           "When the current secondary status began (the last transition's StartTime).",
+           lambda j, c: j.transitions[-1].start if j.transitions else None),
+    scalar("created_timestamp_seconds", "CreationTime as Unix time.", lambda j, c: j.created),
+    scalar("training_start_timestamp_seconds", "TrainingStartTime as Unix time.",
+           lambda j, c: j.training_start),
+    scalar("training_end_timestamp_seconds", "TrainingEndTime as Unix time.",
+           lambda j, c: j.training_end),
+    scalar("last_modified_timestamp_seconds", "LastModifiedTime as Unix time.",
+           lambda j, c: j.last_modified),
+    scalar("training_seconds",
+           "TrainingTimeInSeconds once finished; elapsed since TrainingStartTime while running.",
+           training_seconds),
+    scalar("billable_seconds",
+           "BillableTimeInSeconds once finished; elapsed while an on-demand job runs.",
+           billable_seconds),
+    scalar("billable_instance_seconds",
+           "Billable seconds times the total instance count: the instance-time AWS bills.",
+           billable_instance_seconds),
+    scalar("spot_savings_ratio", "1 - billable/training seconds of a finished managed spot job.",
+           spot_savings_ratio),
+    gauge("instances", 'Instance count per instance group (instance_group="" without groups); '
+          "instance_type on _info joins the groups' types with commas.", _instances,
+          "instance_type", "instance_group"),
+    scalar("volume_size_bytes", "ML storage volume size per instance.",
+           lambda j, c: None if j.volume_size_gb is None else j.volume_size_gb * 1024**3),
+    scalar("max_runtime_seconds", "StoppingCondition.MaxRuntimeInSeconds.",
+           lambda j, c: j.max_runtime_seconds),
+    scalar("max_wait_seconds", "StoppingCondition.MaxWaitTimeInSeconds (spot).",
+           lambda j, c: j.max_wait_seconds),
+    scalar("max_pending_seconds", "StoppingCondition.MaxPendingTimeInSeconds.",
+           lambda j, c: j.max_pending_seconds),
+    gauge("final_metric", "Latest value of each metric in FinalMetricDataList.", _final_metric,
+          "metric"),
+    gauge("final_metric_timestamp_seconds",
+          "Timestamp of each metric in FinalMetricDataList as Unix time.", _final_metric_ts,
+          "metric"),
+    gauge("failure_info",
+          "Why a failed job failed: category (prefix of FailureReason) and reason; value 1.",
+          _failure, "category", "reason"),
+    gauge("rule_evaluation_status",
+          "Debugger and profiler rule evaluation status; value is always 1.", _rules,
+          "rule", "rule_type", "status"),
+    gauge("warm_pool_status", "Warm pool status; value is always 1.", _warm_pool, "status"),
+    scalar("warm_pool_retained_billable_seconds",
+           "Billable seconds of warm pool instances retained after the job.",
+           lambda j, c: j.warm_pool_retained_billable_seconds),
+    gauge("security_info", "Isolation and encryption settings; value is always 1.", _security,
+          "network_isolation", "inter_container_encryption", "vpc", "volume_kms", "output_kms"),
+    gauge("tags", "Tags selected by --tag-labels, as tag_<key> labels; value 1.", _tags,
+          "tag_<key>"),
+    gauge("interruptions", "Spot interruptions seen in SecondaryStatusTransitions.",
+          _interruptions),
 )
+# fmt: on

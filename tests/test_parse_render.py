@@ -166,6 +166,7 @@ sagemaker_training_job_status{{{ID},status="Stopped"}} 0
 sagemaker_training_job_secondary_status{{{ID},secondary_status="Failed"}} 1
 sagemaker_training_job_phase_duration_seconds{{{ID},phase="Starting"}} 100
 sagemaker_training_job_phase_duration_seconds{{{ID},phase="Failed"}} 20
+sagemaker_training_job_secondary_status_start_timestamp_seconds{{{ID}}} 1793534500
 sagemaker_training_job_created_timestamp_seconds{{{ID}}} 1793534400
 sagemaker_training_job_last_modified_timestamp_seconds{{{ID}}} 1793534520
 sagemaker_training_job_instances{{{ID},instance_type="ml.m5.large",instance_group=""}} 1
