@@ -236,6 +236,13 @@ async def serve(
 
 def run(settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
+    if settings.demo:
+        try:
+            import moto.server  # noqa: F401
+        except ImportError:
+            print("sagemaker-exporter: error: --demo needs the demo extra: "
+                  "pip install 'sagemaker-training-exporter[demo]'", file=sys.stderr)
+            return 2
     try:
         ssl_context, authenticator = load_web_config(settings.web_config_file)
     except Exception as exc:  # any problem with the file is a configuration error

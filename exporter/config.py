@@ -120,6 +120,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("demo-seed", "int", 1, "Demo random seed (same seed, same fleet)."),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
+#: A simulated fleet moves in minutes, so the demo polls faster unless told otherwise.
+DEMO_DEFAULTS = {"poll-interval": 5.0, "refresh-interval": 15.0, "reconcile-interval": 60.0}
+
+
+def _truthy(value: Any) -> bool:
+    try:
+        return value is not None and _as_bool(value)
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +249,9 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
     """Merged raw values (flag name -> value) -> Settings, or ConfigError listing every problem."""
     problems: list[str] = []
     values: dict[str, Any] = {}
+    defaults = dict(DEMO_DEFAULTS) if _truthy(raw.get("demo")) else {}
     for opt in OPTIONS:
-        value = raw.get(opt.name, opt.default)
+        value = raw.get(opt.name, defaults.get(opt.name, opt.default))
         try:
             if opt.kind == "list":
                 value = _as_list(value)

@@ -7,6 +7,7 @@ always sees one consistent snapshot.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import html
 import ssl
@@ -30,6 +31,8 @@ class Authenticator(Protocol):
     """What http needs of webconfig.BasicAuthenticator."""
 
     def check(self, authorization_header: str | None) -> bool: ...
+
+    def is_cached(self, authorization_header: str | None) -> bool: ...
 
 
 @dataclass
@@ -80,9 +83,11 @@ def build_app(
 
         @web.middleware
         async def basic_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-            if request.path not in UNAUTHENTICATED_PATHS and not auth.check(
-                request.headers.get("Authorization")
-            ):
+            header = request.headers.get("Authorization")
+            if request.path in UNAUTHENTICATED_PATHS or auth.is_cached(header):
+                return await handler(request)
+            # bcrypt takes ~100 ms by design: off the event loop, or every poll and scrape waits.
+            if not await asyncio.to_thread(auth.check, header):
                 return web.Response(
                     status=401,
                     text="Unauthorized\n",
