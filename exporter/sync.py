@@ -15,7 +15,7 @@ import contextlib
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -104,6 +104,8 @@ class TargetSync:
         self._summaries: dict[str, JobSummary] = {}
         self._initialized = False
         self._retry: set[str] = set()
+        # Describes of the running cycle, committed to the store all at once (None: gone).
+        self._staged: dict[str, TrainingJob | None] = {}
         self._log = structlog.get_logger("sync").bind(region=api.region)
 
     # -- listing -----------------------------------------------------------------------
@@ -182,7 +184,7 @@ class TargetSync:
             try:
                 raw = await self.api.describe_training_job(name)
             except JobNotFound:
-                self._forget(name)
+                self._staged[name] = None
                 result.removed += 1
                 return
             except ApiError as err:
@@ -220,8 +222,7 @@ class TargetSync:
         )
         if prev is None or prev != job:
             result.changed += 1
-        self._count_finished(prev, job)
-        self.store.upsert(self.key, job, ctx)
+        self._staged[name] = job
 
     def _count_finished(self, prev: TrainingJob | None, job: TrainingJob) -> None:
         if not job.is_terminal or (prev is not None and prev.is_terminal):
@@ -260,13 +261,29 @@ class TargetSync:
         todo |= self._retry
         todo |= self._refresh_due(now, todo)
         self._retry = set()
+        self._staged = {}
         await asyncio.gather(*(self._describe(n, ctx, result) for n in sorted(todo)))
-        self._rerender_active(ctx, todo)
-        result.evicted = self._evict(now)
+        # No await from here to the end of _finish: a scrape sees the store and the
+        # self-metrics either wholly before this cycle or wholly after it.
+        self._apply(ctx, result)
         # The listing succeeded: from now on list by watermark (failed describes are retried).
         self._watermark = now
         self.synced = True
         return self._finish(result, start, calls0)
+
+    def _apply(self, ctx: RenderContext, result: CycleResult) -> None:
+        """Commit the cycle's describes, re-render running jobs' elapsed times, evict."""
+        for name, job in self._staged.items():
+            if job is None:
+                self._forget(name)
+            else:
+                self._count_finished(self.store.get(self.key, name), job)
+                self.store.upsert(self.key, job, ctx)
+        for job in list(self.store.jobs(self.key)):
+            if job.is_active and job.name not in self._staged:
+                self.store.upsert(self.key, job, ctx)
+        self._staged = {}
+        result.evicted = self._evict(ctx.now)
 
     def _refresh_due(self, now: float, already: set[str]) -> set[str]:
         """Running jobs to re-describe: the stalest first, spread so that each is refreshed
@@ -282,12 +299,6 @@ class TargetSync:
             len(active) * self.settings.poll_interval / self.settings.refresh_interval
         )
         return {n for _, n in due[: max(1, budget)]}
-
-    def _rerender_active(self, ctx: RenderContext, described: Iterable[str]) -> None:
-        skip = set(described)
-        for job in list(self.store.jobs(self.key)):
-            if job.is_active and job.name not in skip:
-                self.store.upsert(self.key, job, ctx)
 
     def _evict(self, now: float) -> int:
         horizon = now - self.settings.retention
