@@ -118,14 +118,15 @@ class WebConfig:
 
 
 def load_web_config(path: str) -> WebConfig:
-    """Parse and validate a web config file; every problem is reported in one WebConfigError."""
+    """Parse and validate a web config file; every problem is reported in one WebConfigError
+    whose message is a single line."""
     try:
         with open(path, encoding="utf-8") as fh:
             raw = yaml.safe_load(fh)
     except OSError as exc:
         raise WebConfigError(f"web config {path}: cannot read: {exc}") from exc
     except yaml.YAMLError as exc:
-        raise WebConfigError(f"web config {path}: invalid YAML: {exc}") from exc
+        raise WebConfigError(f"web config {path}: invalid YAML: {_one_line(exc)}") from exc
 
     problems: list[str] = []
     if raw is None:  # an empty file is valid and means plain HTTP without auth
@@ -147,9 +148,15 @@ def load_web_config(path: str) -> WebConfig:
         except WebConfigError as exc:
             problems.append(str(exc))
     if problems:
-        listing = "\n".join(f"  - {p}" for p in problems)
-        raise WebConfigError(f"web config {path}: {len(problems)} problem(s):\n{listing}")
+        # One line: the daemon prints it as its only output before exiting 2, and a single
+        # line is what survives `kubectl logs --tail` and journald summaries intact.
+        listing = "; ".join(_one_line(p) for p in problems)
+        raise WebConfigError(f"web config {path}: {len(problems)} problem(s): {listing}")
     return config
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
 
 
 def _kind(value: object) -> str:

@@ -184,6 +184,7 @@ extra: 1
     for part in expected:
         assert part in msg, part
     assert f"{len(expected)} problem(s)" in msg
+    assert "\n" not in msg  # the daemon prints it as one line before exiting 2
     assert str(path) in msg
     assert "hunter2" not in msg  # a pasted plaintext password is never echoed
 
@@ -204,6 +205,7 @@ def test_malformed_files(tmp_path: Path, body: str, needle: str) -> None:
     with pytest.raises(WebConfigError) as err:
         load_web_config(str(path))
     assert needle in str(err.value)
+    assert "\n" not in str(err.value)  # YAML errors span lines; the message must not
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
