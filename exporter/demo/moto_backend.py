@@ -1,0 +1,133 @@
+"""Everything that touches moto, and its internals, lives here.
+
+moto has no API to move a training job through its lifecycle, so the demo writes the job
+objects of moto's in-process SageMaker backend directly:
+``moto.backends.get_backend("sagemaker")[account_id][region].training_jobs[name]`` is a
+``FakeTrainingJob`` whose DescribeTrainingJob response is generated from its ``__dict__``
+(snake_case attribute -> CamelCase key, None values dropped, keys unknown to the botocore
+output shape dropped by moto's serializer).
+
+Thread safety: moto's server threads read these objects while the demo driver changes them.
+An update never mutates a dict a reader may be iterating: it builds a new attribute dict and
+assigns it to the job's ``__dict__`` in one step (a reader keeps iterating the old one). The
+job object itself stays, so the listing order, and with it moto's index-based NextToken, is
+stable. Insertion builds the job fully before it becomes visible. Times are naive UTC
+datetimes, like the ones moto stores itself (its serializer reads naive datetimes as UTC).
+
+Memory: moto's BaseModel appends every instance ever created to ``instances_tracked`` (for
+its dashboard), so updates must not create new objects and deletion must untrack the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+try:
+    from moto.backends import get_backend
+    from moto.sagemaker.models import FakeTrainingJob
+    from moto.server import ThreadedMotoServer
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "demo mode needs moto: pip install 'sagemaker-training-exporter[demo]'"
+    ) from exc
+
+# FakeTrainingJob.__init__ parameters; everything else is set as an attribute afterwards.
+_CTOR_KEYS = (
+    "hyper_parameters", "algorithm_specification", "role_arn", "input_data_config",
+    "output_data_config", "resource_config", "vpc_config", "stopping_condition",
+    "enable_network_isolation", "enable_inter_container_traffic_encryption",
+    "enable_managed_spot_training", "checkpoint_config", "debug_hook_config",
+    "debug_rule_configurations", "tensor_board_output_config", "experiment_config",
+)
+
+
+class MotoServer:
+    """moto's threaded server on 127.0.0.1 with an OS-assigned port."""
+
+    def __init__(self) -> None:
+        self._server: ThreadedMotoServer | None = None
+        self.endpoint_url = ""
+
+    def start(self) -> None:
+        # werkzeug logs every request at INFO; a demo polling every few seconds would flood
+        # the terminal.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        self._server = server
+        host, port = server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.stop()
+        # ThreadedMotoServer.stop() shuts the serve loop down but never closes the listening
+        # socket, so the port would stay bound until garbage collection.
+        inner = getattr(server, "_server", None)
+        if inner is not None:
+            inner.server_close()
+
+
+class SageMakerStore:
+    """Training jobs of one (account, region) in moto's in-process SageMaker backend."""
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self.account_id = account_id
+        self.region = region
+        # Creating the backend here, before any request arrives, keeps moto's lazy backend
+        # creation out of its request threads.
+        self._backend: Any = get_backend("sagemaker")[account_id][region]
+
+    @property
+    def _jobs(self) -> dict[str, Any]:
+        jobs: dict[str, Any] = self._backend.training_jobs
+        return jobs
+
+    def names(self) -> list[str]:
+        return list(self._jobs)
+
+    def insert(
+        self, name: str, static: Mapping[str, Any], tags: Iterable[tuple[str, str]],
+        created: datetime, fields: Mapping[str, Any], last_modified: datetime,
+    ) -> None:
+        ctor: dict[str, Any] = {k: copy.deepcopy(static.get(k)) for k in _CTOR_KEYS}
+        job = FakeTrainingJob(
+            account_id=self.account_id,
+            region_name=self.region,
+            training_job_name=name,
+            tags=[{"Key": k, "Value": v} for k, v in tags],
+            **ctor,
+        )
+        # The constructor fills in a finished job with a fake metric and overwrites
+        # MetricDefinitions; everything it set is replaced below.
+        for key, value in static.items():
+            setattr(job, key, copy.deepcopy(value))
+        for key, value in fields.items():
+            setattr(job, key, value)
+        job.creation_time = created
+        job.last_modified_time = last_modified
+        self._jobs[name] = job
+
+    def update(self, name: str, fields: Mapping[str, Any], last_modified: datetime) -> bool:
+        old = self._jobs.get(name)
+        if old is None:
+            return False
+        attrs = dict(old.__dict__)
+        attrs.update(fields)
+        attrs["last_modified_time"] = last_modified
+        old.__dict__ = attrs
+        return True
+
+    def delete(self, name: str) -> None:
+        job = self._jobs.pop(name, None)
+        tracked = getattr(type(job), "instances_tracked", None)
+        if job is not None and isinstance(tracked, list):
+            with contextlib.suppress(ValueError):
+                tracked.remove(job)
