@@ -33,18 +33,22 @@ os.environ.update(
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def moto_server() -> Iterator[MotoSageMaker]:
+    # Module scope: moto's backend is process-wide, and the demo tests must find neither a
+    # running moto thread nor jobs left behind by other modules.
     server = MotoSageMaker()
     server.start()
     yield server
+    server.reset()
     server.stop()
 
 
 @pytest.fixture
-def sm(moto_server: MotoSageMaker) -> MotoSageMaker:
+def sm(moto_server: MotoSageMaker) -> Iterator[MotoSageMaker]:
     moto_server.reset()
-    return moto_server
+    yield moto_server
+    moto_server.reset()
 
 
 @pytest.fixture(scope="session")
