@@ -117,7 +117,17 @@ class RateLimiter:
                 await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
-def classify_attempt(response: Any, caught_exception: Any) -> str:
+def _garbled(parsed: Any, operation: Any) -> bool:
+    """botocore parses a 200 body that is not JSON (an HTML page from a proxy, a body cut
+    short) to a dict without any modeled field instead of raising; an answer that should
+    have required fields but has none of its fields is that."""
+    shape = getattr(operation, "output_shape", None)
+    if shape is None or not shape.required_members or not isinstance(parsed, dict):
+        return False
+    return not any(name in parsed for name in shape.members)
+
+
+def classify_attempt(response: Any, caught_exception: Any, operation: Any = None) -> str:
     """The outcome label of one HTTP attempt, from botocore's needs-retry arguments."""
     if caught_exception is not None or not response:
         return "network_error"
@@ -130,6 +140,8 @@ def classify_attempt(response: Any, caught_exception: Any) -> str:
         return "server_error"
     if status >= 400 or code:
         return "client_error"
+    if _garbled(parsed, operation):
+        return "server_error"
     return "ok"
 
 
@@ -185,7 +197,7 @@ class SageMakerTarget:
         self.attempts += 1
         op, outcome = (
             getattr(operation, "name", "unknown"),
-            classify_attempt(response, caught_exception),
+            classify_attempt(response, caught_exception, operation),
         )
         if not self.account_id:
             self._pending.append((op, outcome))

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from .families import tag_label_name
+
 ENV_PREFIX = "SAGEMAKER_EXPORTER_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "console")
@@ -288,6 +290,14 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
                 patterns[name].append(re.compile(expr))
             except re.error as exc:
                 problems.append(f"--{name}: bad regex {expr!r}: {exc}")
+    labels: dict[str, str] = {}
+    for key in dict.fromkeys(values.get("tag-labels", [])):
+        label = tag_label_name(key)
+        if label in labels:
+            problems.append(
+                f"--tag-labels: {labels[label]!r} and {key!r} would both be label {label}"
+            )
+        labels[label] = key
     for arn in values.get("role-arn", []):
         if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/.+", arn):
             problems.append(f"--role-arn: {arn!r} is not an IAM role ARN")

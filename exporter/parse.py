@@ -60,18 +60,15 @@ def to_epoch(value: Any) -> float | None:
 
 
 def _instance_groups(rc: Mapping[str, Any]) -> tuple[InstanceGroup, ...]:
-    groups = []
+    # Keyed by (name, type): a group listed twice would make duplicate series, so the
+    # counts are added up instead.
+    counts: dict[tuple[str, str], int] = {}
     for g in _list(rc.get("InstanceGroups")):
         g = _map(g)
-        groups.append(
-            InstanceGroup(
-                name=_str(g.get("InstanceGroupName")),
-                instance_type=_str(g.get("InstanceType")),
-                count=_count(g.get("InstanceCount")),
-            )
-        )
-    if groups:
-        return tuple(groups)
+        key = (_str(g.get("InstanceGroupName")), _str(g.get("InstanceType")))
+        counts[key] = counts.get(key, 0) + _count(g.get("InstanceCount"))
+    if counts:
+        return tuple(InstanceGroup(name, itype, n) for (name, itype), n in counts.items())
     itype = _str(rc.get("InstanceType")) or _str(rc.get("SelectedInstanceType"))
     count = rc.get("InstanceCount", rc.get("SelectedInstanceCount"))
     if itype or count is not None:
@@ -109,7 +106,8 @@ def _final_metrics(items: Iterable[Any]) -> tuple[FinalMetric, ...]:
 
 
 def _rules(resp: Mapping[str, Any]) -> tuple[RuleStatus, ...]:
-    out = []
+    # A rule listed twice would make duplicate series; the last entry wins.
+    out: dict[tuple[str, str], RuleStatus] = {}
     for key, rule_type in (
         ("DebugRuleEvaluationStatuses", "debugger"),
         ("ProfilerRuleEvaluationStatuses", "profiler"),
@@ -118,8 +116,9 @@ def _rules(resp: Mapping[str, Any]) -> tuple[RuleStatus, ...]:
             r = _map(r)
             name = _str(r.get("RuleConfigurationName"))
             if name:
-                out.append(RuleStatus(name, rule_type, _str(r.get("RuleEvaluationStatus"))))
-    return tuple(out)
+                status = _str(r.get("RuleEvaluationStatus"))
+                out[(name, rule_type)] = RuleStatus(name, rule_type, status)
+    return tuple(out.values())
 
 
 def _tags(items: Iterable[Any]) -> tuple[tuple[str, str], ...]:

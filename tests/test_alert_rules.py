@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,60 @@ def test_for_durations_are_production_sized() -> None:
         assert duration <= 3600, rule["alert"]
         if rule["alert"].startswith("SageMakerExporter"):
             assert duration >= 300, rule["alert"]
+
+
+# --- the local stack's configs (deploy/, used by scripts/stack) ------------------------------
+
+DEPLOY = lint.ROOT / "deploy"
+AMTOOL = "/usr/bin/amtool"  # shipped in the Debian prometheus-alertmanager package
+
+
+def test_deploy_prometheus_config_is_valid_and_loads_every_rule_file() -> None:
+    config_path = DEPLOY / "prometheus" / "prometheus.yml"
+    result = lint.promtool("check", "config", str(config_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    loaded = {(config_path.parent / f).resolve() for f in config["rule_files"]}
+    assert loaded == {p.resolve() for p in lint.rule_files()}
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    # the exporter alerts select up{job="sagemaker-exporter"}
+    assert "sagemaker-exporter" in jobs
+    assert config["global"]["scrape_interval"] == "30s"
+    am = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert am == ["127.0.0.1:9093"]
+
+
+def test_deploy_alertmanager_config_is_valid() -> None:
+    if not Path(AMTOOL).exists():
+        raise RuntimeError(
+            f"{AMTOOL} is missing; install the Debian package prometheus-alertmanager"
+        )
+    config = DEPLOY / "alertmanager" / "alertmanager.yml"
+    result = subprocess.run(
+        [AMTOOL, "check-config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_deploy_alertmanager_routes_info_alerts_away_from_the_pager() -> None:
+    config = DEPLOY / "alertmanager" / "alertmanager.yml"
+
+    def receiver(labels: str) -> str:
+        result = subprocess.run(
+            [AMTOOL, "config", "routes", "test", f"--config.file={config}", *labels.split()],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return result.stdout.strip()
+
+    assert receiver("alertname=SageMakerTrainingJobSpotInterrupted severity=info") == "info"
+    assert receiver("alertname=SageMakerTrainingJobFailed severity=warning") == "team"
+
+
+def test_stack_script_is_valid_bash() -> None:
+    result = subprocess.run(
+        ["bash", "-n", str(lint.ROOT / "scripts" / "stack")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr

@@ -32,6 +32,7 @@ CONTRACT_METRICS = {
             "status",
             "secondary_status",
             "phase_duration_seconds",
+            "secondary_status_start_timestamp_seconds",
             "created_timestamp_seconds",
             "training_start_timestamp_seconds",
             "training_end_timestamp_seconds",
