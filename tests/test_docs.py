@@ -34,3 +34,27 @@ def test_readme_quick_start_commands_exist() -> None:
     assert (ROOT / "scripts/run").stat().st_mode & 0o111
     assert (ROOT / "scripts/test").stat().st_mode & 0o111
     assert "scripts/test" in (ROOT / ".ci/run").read_text()
+
+
+def _alert_names() -> set[str]:
+    import yaml
+
+    names = set()
+    for path in (ROOT / "alerts").glob("*.rules.yml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            names |= {r["alert"] for r in group["rules"] if "alert" in r}
+    return names
+
+
+def test_readme_documents_every_alert_as_docs_alerts_does() -> None:
+    readme = README.partition("<!-- alerts:begin -->")[2].partition("<!-- alerts:end -->")[0].strip()
+    doc = (ROOT / "docs/alerts.md").read_text()
+    assert readme and readme in doc, "README's alert table differs from docs/alerts.md"
+    documented = set(re.findall(r"^\| `(\w+)` \|", readme, re.M))
+    assert documented == _alert_names()
+
+
+def test_readme_lists_every_dashboard() -> None:
+    for path in (ROOT / "dashboards").glob("*.json"):
+        uid = json.loads(path.read_text())["uid"]
+        assert f"`{uid}`" in README
