@@ -49,6 +49,7 @@ from bench.fake_sagemaker_ops import (
     list_training_jobs,
     search,
 )
+from bench.fake_sagemaker_sts import caller, sts_answer
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _CANNED: dict[str, ApiError] = {
@@ -169,10 +170,11 @@ class FakeSageMaker:
 
     # faults, latency, rate limits
     def inject(self, kind: FaultKind, *, operation: str | None = None, count: int | None = None,
-               fraction: float = 1.0, status: int = 500,
-               hang_seconds: float | None = None) -> int:
+               fraction: float = 1.0, status: int = 500, hang_seconds: float | None = None,
+               region: str | None = None, account_id: str | None = None) -> int:
         """Add a fault rule; returns its id (for remove_fault). See FaultRule."""
-        return self._faults.add(FaultRule(kind, operation, count, fraction, status, hang_seconds))
+        return self._faults.add(FaultRule(kind, operation, count, fraction, status, hang_seconds,
+                                          region, account_id))
 
     def add_fault(self, rule: FaultRule) -> int:
         return self._faults.add(rule)
@@ -270,7 +272,20 @@ class FakeSageMaker:
         body = json.dumps({"__type": err.code, "message": err.message}).encode()
         return self._response(err.status, body)
 
+    async def _sts(self, request: web.Request, account: str) -> web.Response:
+        self._request_no += 1
+        rid = f"fake-{self._request_no:012d}"
+        if self.latency_ms > 0:
+            await asyncio.sleep(self.latency_ms / 1000)
+        op, status, body = sts_answer(await request.read(), account, rid)
+        self._stats.record(op, "ok" if status == 200 else "error")
+        return web.Response(status=status, body=body, content_type="text/xml")
+
     async def _api(self, request: web.Request) -> web.StreamResponse:
+        region, account = caller(request.headers.get("Authorization", ""), self.account_id,
+                                 self.region)
+        if "X-Amz-Target" not in request.headers:  # STS: query protocol, form-encoded body
+            return await self._sts(request, account)
         service, _, op = request.headers.get("X-Amz-Target", "").partition(".")
         if service != "SageMaker" or op not in OPERATIONS:
             self._stats.record(op or "Unknown", "error")
@@ -289,7 +304,7 @@ class FakeSageMaker:
         if bucket is not None and not bucket.take():
             self._stats.record(op, "throttled")
             return self._error(_CANNED["throttle"])
-        rule = self._faults.pick(op)
+        rule = self._faults.pick(op, region, account)
         if rule is not None:
             return await self._fault(rule, op, params, request)
         try:

@@ -43,6 +43,8 @@ class FaultRule:
     fraction: float = 1.0
     status: int = 500  # server_error only: 500/503 answer JSON, other 5xx an HTML page
     hang_seconds: float | None = None  # timeout only; None: the server's default
+    region: str | None = None  # only requests signed for this region
+    account_id: str | None = None  # only requests from this account (see fake_sagemaker_sts)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -100,11 +102,14 @@ class FaultPlan:
             self._rules.clear()
             self._rng = random.Random(self._seed)
 
-    def pick(self, operation: str) -> FaultRule | None:
+    def pick(self, operation: str, region: str | None = None,
+             account_id: str | None = None) -> FaultRule | None:
         with self._lock:
             for rule_id, active in list(self._rules.items()):
                 rule = active.rule
                 if rule.operation not in (None, operation):
+                    continue
+                if rule.region not in (None, region) or rule.account_id not in (None, account_id):
                     continue
                 if rule.kind == "vanish" and operation not in VANISH_OPERATIONS:
                     continue

@@ -1,0 +1,234 @@
+"""The benchmark scenarios. Each returns Rows: the exporter's figure, the baseline's figure
+from the same run, their ratio, and the physical lower bound where there is one."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import baselines
+from bench.harness import ENV, ROOT, ExporterProcess, FakeProcess, metric, wait_for
+
+RETENTION = "8d"  # the fake's finished jobs span 7 days: every job counts
+SINCE_DAYS = 8
+
+
+@dataclass
+class Row:
+    scenario: str
+    measure: str
+    unit: str
+    exporter: float
+    baseline: float | None = None
+    baseline_name: str = ""
+    bound: float | None = None
+    target: str = ""
+    met: bool | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or not self.exporter:
+            return None
+        return self.baseline / self.exporter
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(asdict(self), ratio=self.ratio)
+
+
+def cold_sync(size: dict[str, Any]) -> list[Row]:
+    """Scenario 1 (and 6, the naive loop, on the same fleet) plus Search for a cold sync."""
+    c = size["cold"]
+    jobs, list_rps, describe_rps = c["jobs"], 2.0, c["describe_rps"]
+    rows: list[Row] = []
+    with FakeProcess("--jobs", str(jobs), "--in-progress", str(c["in_progress"]),
+                     "--latency-ms", "50", "--rate-limit", f"ListTrainingJobs={list_rps}",
+                     "--rate-limit", f"DescribeTrainingJob={describe_rps}",
+                     "--tick-interval", "0") as fake:
+        with ExporterProcess(fake.url, "--list-rps", str(list_rps), "--describe-rps",
+                             str(describe_rps), "--max-concurrency", "16", "--retention",
+                             RETENTION, "--poll-interval", "10m") as exp:
+            listening = time.monotonic()
+            exp.wait_ready(c["timeout"])
+            took = time.monotonic() - listening
+            stats = fake.stats()["operations"]
+        lists = stats["ListTrainingJobs"]["ok"]
+        describes = stats["DescribeTrainingJob"]["ok"]
+        throttled = sum(by["throttled"] for by in stats.values())
+        calls = sum(sum(by.values()) for by in stats.values())
+        bound = max(math.ceil(jobs / 100) / list_rps, (jobs - describe_rps) / describe_rps)
+        fake.reset_stats()
+        naive = baselines.naive_sync(fake.url, time.time() - SINCE_DAYS * 86400)
+        fake.reset_stats()
+        search = baselines.search_sync(fake.url, time.time() - SINCE_DAYS * 86400)
+    rows.append(Row("1 cold sync", f"{jobs} jobs: seconds to /readyz", "s", took,
+                    naive["seconds"], "sequential boto3 loop", bound, "<= 1.2x bound",
+                    took <= 1.2 * bound,
+                    {"api_calls": calls, "list_calls": lists, "describe_calls": describes,
+                     "throttled": throttled, "x_bound": took / bound}))
+    rows.append(Row("1 cold sync", "API calls", "calls", calls, describes + math.ceil(
+        jobs / 100), "minimum: list pages + describes", None, "", None,
+        {"search_calls": search["calls"], "search_seconds": search["seconds"]}))
+    rows.append(Row("6 naive baseline", f"{jobs} jobs: sequential boto3 list+describe", "s",
+                    took, naive["seconds"], "sequential boto3 loop", bound, "", None,
+                    {"jobs": naive["jobs"]}))
+    rows.append(Row("7 search api", f"cold sync of {jobs} jobs via Search (tags included)",
+                    "calls", calls, search["calls"], "Search, 100 records per call", None, "",
+                    None, {"search_seconds_unthrottled": search["seconds"],
+                           "search_seconds_at_2rps": search["calls"] / 2,
+                           "search_jobs": search["jobs"]}))
+    return rows
+
+
+def steady_state(size: dict[str, Any]) -> list[Row]:
+    """Scenario 2: API calls per cycle with 1% of running jobs changing per cycle."""
+    s = size["steady"]
+    p, running, cycles = s["poll"], s["in_progress"], s["cycles"]
+    with FakeProcess("--jobs", str(2 * running), "--in-progress", str(running),
+                     "--churn", "0.01", "--tick-interval", str(p)) as fake:
+        # the production ratios (30s poll, 300s refresh, 600s reconcile), time-compressed
+        with ExporterProcess(fake.url, "--poll-interval", f"{p}s", "--refresh-interval",
+                             f"{10 * p}s", "--reconcile-interval", f"{20 * p}s",
+                             "--describe-rps", "2000", "--max-concurrency", "16") as exp:
+            exp.wait_ready(120)
+            # skip the cold cycle and one refresh interval, so refreshes are in full swing
+            wait_for("warm-up", lambda: len(exp.polls()) >= 11, 60 + 20 * p)
+            fake.reset_stats()
+            k0 = len(exp.polls())
+            wait_for("measured cycles", lambda: len(exp.polls()) >= k0 + cycles,
+                     60 + 3 * cycles * p)
+            stats = fake.stats()
+            done = len(exp.polls()) - k0
+            polls = exp.polls()[k0:k0 + done]
+        per_cycle = stats["total"] / done
+        changed = statistics.mean(x.changed for x in polls)
+        ack = statistics.mean(baselines.ack_cycle(fake.url) for _ in range(2))
+        search_changes = baselines.search_sync(fake.url, time.time() - 3 * p)
+    reconcile_pages = (math.ceil(running / 100) + 1) / 20
+    refresh_budget = math.ceil(running / 10)
+    minimum = 1 + reconcile_pages + changed + refresh_budget
+    return [
+        Row("2 steady state", f"{running} running, 1%/cycle: API calls per cycle", "calls",
+            per_cycle, ack, "ACK-style: describe every active job", minimum,
+            ">= 20x fewer than ACK", ack / per_cycle >= 20,
+            {"minimum_breakdown": {"list": 1 + reconcile_pages, "changed": changed,
+                                   "refresh_budget": refresh_budget},
+             "x_minimum": per_cycle / minimum, "cycles": done,
+             "search_calls_for_changes": search_changes["calls"],
+             "search_calls_for_all_running": math.ceil(running / 100)}),
+    ]
+
+
+def _scrape_server(kind: str, jobs: int) -> tuple[subprocess.Popen[bytes], int, Any]:
+    tmp = tempfile.TemporaryDirectory()
+    port_file = Path(tmp.name) / "port"
+    proc = subprocess.Popen([sys.executable, "-m", "bench.scrape_server", "--jobs", str(jobs),
+                             "--kind", kind, "--port-file", str(port_file)], env=ENV, cwd=ROOT)
+    wait_for("scrape server", lambda: port_file.exists() or proc.poll() is not None, 120)
+    return proc, int(port_file.read_text()), tmp
+
+
+def _scrape_times(port: int, n: int, touch: bool) -> list[float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    out = []
+    for i in range(n + 2):
+        if touch:
+            conn.request("POST", "/touch")
+            conn.getresponse().read()
+        t0 = time.perf_counter()
+        conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+        resp = conn.getresponse()
+        resp.read()
+        if i >= 2:  # the first two warm up
+            out.append(time.perf_counter() - t0)
+    conn.close()
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def scrape(size: dict[str, Any]) -> list[Row]:
+    """Scenario 3: /metrics latency (gzip, as Prometheus asks) after a poll changed a job
+    (the cached body is rebuilt) and between polls (cached), vs a render-per-scrape
+    prometheus_client collector."""
+    rows = []
+    for jobs in size["scrape"]["jobs"]:
+        timings: dict[str, list[float]] = {}
+        for kind, touch in (("exporter", True), ("exporter", False), ("baseline", True)):
+            proc, port, tmp = _scrape_server(kind, jobs)
+            try:
+                n = size["scrape"]["n"] if kind == "exporter" else size["scrape"]["n_baseline"]
+                timings[f"{kind}{'' if touch else '-cached'}"] = _scrape_times(port, n, touch)
+            finally:
+                proc.terminate()
+                proc.wait()
+                tmp.cleanup()
+        ex, base, cached = timings["exporter"], timings["baseline"], timings["exporter-cached"]
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            e_ms, b_ms = _pct(ex, q) * 1000, _pct(base, q) * 1000
+            target = "< 10 ms and 20x baseline" if jobs >= 10_000 and q == 0.5 else ""
+            rows.append(Row("3 scrape", f"{jobs} jobs: /metrics {name} after a change", "ms",
+                            e_ms, b_ms, "prometheus_client collector", None, target,
+                            (e_ms < 10 and b_ms / e_ms >= 20) if target else None,
+                            {"cached_ms": _pct(cached, q) * 1000, "samples": len(ex)}))
+    return rows
+
+
+def memory(size: dict[str, Any]) -> list[Row]:
+    """Scenario 4: RSS growth per tracked job."""
+    jobs = size["memory"]
+    out = subprocess.run([sys.executable, "-m", "bench.scrape_server", "--jobs", str(jobs),
+                          "--memory"], env=ENV, cwd=ROOT, capture_output=True, check=True)
+    m = json.loads(out.stdout)
+    kib = m["rss_per_job"] / 1024
+    return [Row("4 memory", f"{jobs} jobs: RSS per tracked job", "KiB", kib, None, "", None,
+                "< 4 KiB/job", kib < 4, {"body_bytes_per_job": m["body_bytes_per_job"]})]
+
+
+def throttled(size: dict[str, Any]) -> list[Row]:
+    """Scenario 5: describe limited to 5 rps at the fake, and 30% of describes throttled."""
+    jobs = size["throttled"]["jobs"]
+    fault = json.dumps({"kind": "throttle", "operation": "DescribeTrainingJob",
+                        "fraction": 0.3})
+    with (
+        FakeProcess("--jobs", str(jobs), "--in-progress", str(jobs // 5), "--tick-interval",
+                    "0", "--rate-limit", "DescribeTrainingJob=5", "--fault", fault) as fake,
+        ExporterProcess(fake.url, "--retention", RETENTION, "--poll-interval", "5s") as exp,
+    ):
+        start = time.monotonic()
+
+        def converged() -> bool:
+            m = exp.metrics()
+            return (metric(m, "sagemaker_exporter_tracked_jobs") == jobs
+                    and metric(m, "sagemaker_exporter_target_up") == 1)
+
+        wait_for("convergence", converged, size["throttled"]["timeout"], interval=0.5)
+        took = time.monotonic() - start
+        ops = fake.stats()["operations"]["DescribeTrainingJob"]
+        polls = exp.polls()
+        lines = exp.log_lines()
+        warnings = sum(1 for e in exp.events if e.get("log_level") in ("warning", "error"))
+    attempts = ops["ok"] + ops["throttled"]
+    return [Row("5 throttled", f"{jobs} jobs, 5 rps + 30% throttled: seconds to converge", "s",
+                took, None, "", jobs / 5 / 0.7, "converges, bounded retries, no log storm",
+                ops["throttled"] <= ops["ok"] and lines <= 5 + 2 * len(polls),
+                {"describe_attempts": attempts, "throttled": ops["throttled"],
+                 "attempts_per_job": attempts / jobs, "cycles": len(polls),
+                 "failed_cycles": sum(1 for p in polls if not p.ok), "log_lines": lines,
+                 "warning_lines": warnings})]
+
+
+SCENARIOS = {"cold": cold_sync, "steady": steady_state, "scrape": scrape, "memory": memory,
+             "throttled": throttled}

@@ -1,0 +1,299 @@
+"""The exporter under API faults: the real Exporter (real aiobotocore, real HTTP scrapes)
+against the fake SageMaker server (bench/fake_sagemaker.py) with faults switched on and off.
+
+For every fault: /metrics keeps answering with the last good data, target_up and the last
+success timestamp tell the truth, the failure is counted and logged once per cycle, and the
+next poll after the fault clears brings everything up to date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import pytest
+from structlog.testing import capture_logs
+
+from bench.fake_sagemaker import FakeSageMaker
+from exporter.app import Exporter, Plan
+from exporter.cli import load_settings
+
+from .conftest import Harness, Samples, find, parse_exposition, value
+
+US, EU = "us-east-1", "eu-west-1"
+ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"
+OTHER_ROLE = f"arn:aws:iam::{OTHER_ACCOUNT}:role/exporter"
+J = "sagemaker_training_job_"
+
+
+@asynccontextmanager
+async def rig(
+    *flags: str,
+    jobs: int = 30,
+    in_progress: int = 8,
+    max_attempts: int = 2,
+    timeout: float = 0.5,
+    **fake_kw: Any,
+) -> AsyncIterator[tuple[FakeSageMaker, Harness]]:
+    """A fake (no background churn: the test moves jobs with fake.tick) and an exporter.
+
+    Timeouts and attempts are cut from the production 5 s / 20 s / 4 so a hanging API costs
+    seconds, not minutes; there is no flag for them yet, so the plan is edited directly."""
+    fake_kw.setdefault("tick_interval", 0)
+    async with FakeSageMaker(jobs=jobs, in_progress=in_progress, seed=11, **fake_kw) as fake:
+        argv = ["--endpoint-url", fake.endpoint_url, "--listen-address", "127.0.0.1:0", *flags]
+        if "--region" not in flags:
+            argv += ["--region", US]
+        exp = Exporter(load_settings(argv, environ={}))
+        aws = replace(exp.plan.aws, connect_timeout=timeout, read_timeout=timeout,
+                      max_attempts=max_attempts)
+        exp.plan = Plan(exp.plan.targets, aws)
+        async with exp:
+            await exp.start_http()
+            yield fake, Harness(exp)
+
+
+def statuses(s: Samples, region: str = US) -> dict[str, tuple[str, str]]:
+    """job -> (status, secondary status) as exported."""
+    out: dict[str, tuple[str, str]] = {}
+    for labels, v in find(s, J + "status", region=region).items():
+        if v == 1:
+            d = dict(labels)
+            out[d["training_job"]] = (d["status"], "")
+    for labels in find(s, J + "secondary_status", region=region):
+        d = dict(labels)
+        out[d["training_job"]] = (out[d["training_job"]][0], d["secondary_status"])
+    return out
+
+
+def attempts(s: Samples, op: str, outcome: str, region: str = US,
+             account_id: str = ACCOUNT) -> float:
+    return value(s, "sagemaker_exporter_api_requests_total", operation=op, outcome=outcome,
+                 region=region, account_id=account_id) or 0.0
+
+
+def problems(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    return [e for e in logs if e.get("log_level") in ("warning", "error", "critical")]
+
+
+# kind, operation, the exporter's outcome label for the attempts, extra FaultRule arguments
+FAULTS = [
+    ("throttle", "DescribeTrainingJob", "throttled", {}),
+    ("throttle", "ListTrainingJobs", "throttled", {}),
+    ("server_error", "DescribeTrainingJob", "server_error", {"status": 503}),
+    ("server_error", "ListTrainingJobs", "server_error", {"status": 502}),
+    ("timeout", "DescribeTrainingJob", "network_error", {"hang_seconds": 10}),
+    ("timeout", "ListTrainingJobs", "network_error", {"hang_seconds": 10}),
+    ("reset", "DescribeTrainingJob", "network_error", {}),
+    ("reset", "ListTrainingJobs", "network_error", {}),
+    ("access_denied", "ListTrainingJobs", "client_error", {}),
+    ("access_denied", "DescribeTrainingJob", "client_error", {}),
+    ("expired_token", "ListTrainingJobs", "client_error", {}),
+    ("expired_token", "DescribeTrainingJob", "client_error", {}),
+    # A 200 with a body that is not (all) JSON is the server's fault, not an "ok" call.
+    ("malformed_json", "DescribeTrainingJob", "server_error", {}),
+    ("malformed_json", "ListTrainingJobs", "server_error", {}),
+    ("truncated_json", "DescribeTrainingJob", "server_error", {}),
+    ("truncated_json", "ListTrainingJobs", "server_error", {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "op", "outcome", "extra"), FAULTS, ids=[f"{f[0]}-{f[1]}" for f in FAULTS]
+)
+async def test_fault_keeps_last_good_data_and_recovers(
+    kind: str, op: str, outcome: str, extra: dict[str, Any]
+) -> None:
+    with capture_logs() as logs:
+        async with rig(replenish=False) as (fake, h):
+            [first] = await h.poll()
+            assert first.ok and first.described > 0
+            good = await h.scrape()
+            good_at = value(good, "sagemaker_exporter_last_successful_poll_timestamp_seconds")
+            assert value(good, "sagemaker_exporter_target_up") == 1 and good_at
+            before = statuses(good)
+            assert len(before) == value(good, "sagemaker_exporter_tracked_jobs")
+
+            # Some running jobs move on, so the next cycle has describes to make.
+            changed = fake.tick(churn=0.5)
+            assert changed
+            fake.reset_stats()
+            fake.inject(kind, operation=op, **extra)  # type: ignore[arg-type]
+            logs.clear()
+            [bad] = await h.poll()
+            assert not bad.ok
+            served = fake.calls(op)
+            assert served >= 1
+
+            s = await h.scrape()  # the HTTP answer itself is checked by scrape (200)
+            assert value(s, "sagemaker_exporter_target_up") == 0
+            assert (value(s, "sagemaker_exporter_last_successful_poll_timestamp_seconds")
+                    == good_at)
+            assert value(s, "sagemaker_exporter_polls_total", result="failure") == 1
+            # Every attempt the fake answered (retries included) is counted with the outcome.
+            assert attempts(s, op, outcome) == served
+            # The last good data stays: same jobs, same states as before the fault.
+            assert statuses(s) == before
+            failed = problems(logs)
+            assert len(failed) == 1, failed  # one line for the cycle, however many jobs failed
+            assert failed[0]["event"] == "poll failed" and failed[0]["region"] == US
+            assert any(k.startswith(op) for k in failed[0]["errors"])
+
+            fake.clear_faults()
+            logs.clear()
+            [again] = await h.poll()
+            assert again.ok, again.errors
+            s = await h.scrape()
+            assert value(s, "sagemaker_exporter_target_up") == 1
+            assert (value(s, "sagemaker_exporter_last_successful_poll_timestamp_seconds")
+                    or 0) > good_at
+            now = statuses(s)
+            for name in changed:
+                doc = fake.job(name)
+                assert now[name] == (doc["TrainingJobStatus"], doc["SecondaryStatus"]), name
+            assert not problems(logs)
+
+
+async def test_job_vanishing_between_list_and_describe_is_dropped_not_a_failure() -> None:
+    with capture_logs() as logs:
+        async with rig(replenish=False) as (fake, h):
+            assert (await h.poll())[0].ok
+            changed = fake.tick(churn=0.5)
+            fake.inject("vanish", operation="DescribeTrainingJob", count=1)
+            [r] = await h.poll()
+            assert r.ok and r.removed == 1
+            gone = [n for n in changed if n not in fake.job_names()]
+            assert len(gone) == 1
+            s = await h.scrape()
+            assert gone[0] not in statuses(s)
+            assert value(s, "sagemaker_exporter_target_up") == 1
+            assert value(s, "sagemaker_exporter_tracked_jobs") == len(statuses(s))
+            assert not problems(logs)
+
+
+async def test_throttled_fraction_converges_with_bounded_retries() -> None:
+    """30% of describes throttled: with 4 attempts per call every job gets through, and the
+    exporter makes no more attempts than the calls it needed plus the throttled ones."""
+    async with rig(jobs=30, in_progress=10, max_attempts=4) as (fake, h):
+        fake.inject("throttle", operation="DescribeTrainingJob", fraction=0.3)
+        [r] = await h.poll()
+        assert r.ok, r.errors
+        s = await h.scrape()
+        throttled = fake.calls("DescribeTrainingJob", "throttled")
+        assert throttled > 0
+        assert attempts(s, "DescribeTrainingJob", "throttled") == throttled
+        assert attempts(s, "DescribeTrainingJob", "ok") == r.described
+        assert throttled < r.described  # no storm: ~0.3/0.7 retries per call, not more
+
+
+async def test_fifty_concurrent_scrapes_during_a_poll_each_see_one_snapshot() -> None:
+    # Slow describes stretch the cold poll; bodies are parsed after it, since parsing in
+    # this event loop would stall the poll it is meant to overlap.
+    async with rig("--retention", "3650d", "--describe-rps", "1000", "--max-concurrency", "8",
+                   jobs=60, in_progress=20, timeout=10.0,
+                   latency_ms_by_op={"DescribeTrainingJob": 100.0}) as (fake, h):
+        poll = asyncio.create_task(h.poll())
+        bodies: list[str] = []
+        rounds = 0
+        async with aiohttp.ClientSession() as session:
+
+            async def one() -> str:
+                async with session.get(h.url + "/metrics") as r:
+                    assert r.status == 200
+                    return await r.text()
+
+            while not poll.done():
+                seen = fake.calls("DescribeTrainingJob")
+                bodies += await asyncio.gather(*(one() for _ in range(50)))
+                rounds += 1
+                # next round once the store has changed (or the poll ended)
+                while fake.calls("DescribeTrainingJob") == seen and not poll.done():
+                    await asyncio.sleep(0.005)
+        [r] = await poll
+        assert r.ok and r.described == 60 and rounds > 1
+        for body in set(bodies):  # scrapes between two changes are byte-identical
+            s = parse_exposition(body)
+            jobs = {dict(k)["training_job"] for k in find(s, J + "info")}
+            # tracked_jobs exists from the first cycle's start; it must agree with the body,
+            # however far the cycle had got when the scrape landed.
+            assert value(s, "sagemaker_exporter_tracked_jobs") in (len(jobs), None)
+            assert len(jobs) in (0, 60), "a scrape saw a half-applied cycle"
+
+
+async def test_one_failing_region_does_not_stop_the_other() -> None:
+    """eu-west-1 hangs on every call; us-east-1 keeps polling on its own cadence."""
+    async with rig("--region", US, "--region", EU, "--poll-interval", "200ms") as (fake, h):
+        fake.inject("timeout", region=EU, hang_seconds=30)
+        stop = asyncio.Event()
+        runner = asyncio.create_task(h.exporter.run(stop))
+        deadline = time.monotonic() + 20
+        s: Samples = {}
+        while time.monotonic() < deadline:
+            s = await h.scrape()
+            if (value(s, "sagemaker_exporter_polls_total", region=US, result="success") or 0) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await runner
+        assert (value(s, "sagemaker_exporter_polls_total", region=US, result="success") or 0) >= 3
+        assert value(s, "sagemaker_exporter_target_up", region=US) == 1
+        assert statuses(s, US)
+        assert not statuses(s, EU)
+        assert (value(s, "sagemaker_exporter_polls_total", region=EU, result="success")
+                or 0) == 0
+
+
+async def test_one_failing_account_does_not_stop_the_other() -> None:
+    async with rig("--role-arn", OTHER_ROLE) as (fake, h):
+        fake.inject("access_denied", account_id=OTHER_ACCOUNT)
+        results = await h.poll()
+        assert sorted(r.ok for r in results) == [False, True]
+        s = await h.scrape()
+        assert value(s, "sagemaker_exporter_target_up", account_id=ACCOUNT) == 1
+        assert value(s, "sagemaker_exporter_target_up", account_id=OTHER_ACCOUNT) == 0
+        assert find(s, J + "info", account_id=ACCOUNT)
+        assert not find(s, J + "info", account_id=OTHER_ACCOUNT)
+        assert attempts(s, "ListTrainingJobs", "client_error") == 0
+        assert attempts(s, "ListTrainingJobs", "client_error",
+                        account_id=OTHER_ACCOUNT) == fake.calls("ListTrainingJobs", "error") > 0
+
+
+async def test_sigterm_during_a_poll_exits_cleanly() -> None:
+    async with FakeSageMaker(jobs=40, in_progress=10, seed=3, tick_interval=0,
+                             latency_ms_by_op={"DescribeTrainingJob": 5000}) as fake:
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "exporter.cli", "--endpoint-url", fake.endpoint_url,
+            "--region", US, "--listen-address", "127.0.0.1:0", "--log-format", "json",
+            stderr=asyncio.subprocess.PIPE, env=env)
+        try:
+            assert proc.stderr is not None
+            deadline = time.monotonic() + 20
+            while fake.calls("ListTrainingJobs", "ok") == 0:  # the listing is done: describes
+                assert time.monotonic() < deadline and proc.returncode is None  # are in flight
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+            assert fake.calls("DescribeTrainingJob") == 0  # still in the middle of the cycle
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), timeout=15)
+            took = time.monotonic() - t0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert proc.returncode == 0, err.decode()
+        assert took < 5, took
+        events = [json.loads(line)["event"] for line in err.decode().splitlines()]
+        assert events[-2:] == ["stopping", "stopped"], events
+        assert "poll crashed" not in events
