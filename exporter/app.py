@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -64,13 +64,15 @@ def plan(settings: Settings, demo: Any = None) -> Plan:
         list_rps=settings.list_rps,
         describe_rps=settings.describe_rps,
         max_concurrency=settings.max_concurrency,
+        read_timeout=settings.api_timeout,
+        max_attempts=settings.api_max_attempts,
     )
     if demo is not None:
-        aws = AwsSettings(
+        # moto has no rate limits worth honouring; the demo should converge at once.
+        aws = replace(
+            aws,
             endpoint_url=demo.endpoint_url,
-            list_rps=settings.list_rps,
             describe_rps=max(settings.describe_rps, 50.0),
-            max_concurrency=settings.max_concurrency,
             access_key_id=demo.access_key_id,
             secret_access_key=demo.secret_access_key,
         )

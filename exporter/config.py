@@ -66,8 +66,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "refresh-interval",
         "duration",
-        300.0,
-        "How often to re-describe each running job (final metrics, transitions).",
+        900.0,
+        "How often to re-describe each running job even when its summary did not change "
+        "(final metrics, rule results); spread evenly over the interval.",
     ),
     Option(
         "reconcile-interval",
@@ -85,6 +86,13 @@ OPTIONS: tuple[Option, ...] = (
         "float",
         10.0,
         "DescribeTrainingJob/ListTags calls per second per account/region.",
+    ),
+    Option("api-timeout", "duration", 20.0, "Read timeout of one AWS API attempt."),
+    Option(
+        "api-max-attempts",
+        "int",
+        4,
+        "Attempts per AWS API call, first try included (botocore adaptive retries).",
     ),
     Option("include", "list", [], "Only export jobs whose name matches this regex; repeatable."),
     Option("exclude", "list", [], "Never export jobs whose name matches this regex; repeatable."),
@@ -142,12 +150,14 @@ class Settings:
     listen_host: str = ""
     listen_port: int = 9843
     poll_interval: float = 30.0
-    refresh_interval: float = 300.0
+    refresh_interval: float = 900.0
     reconcile_interval: float = 600.0
     retention: float = 86400.0
     max_concurrency: int = 8
     list_rps: float = 2.0
     describe_rps: float = 10.0
+    api_timeout: float = 20.0
+    api_max_attempts: int = 4
     include: tuple[re.Pattern[str], ...] = ()
     exclude: tuple[re.Pattern[str], ...] = ()
     tag_labels: tuple[str, ...] = ()
@@ -281,6 +291,8 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
     for name in ("list-rps", "describe-rps"):
         check(name, values.get(name, 1) > 0, "must be greater than zero")
     check("max-concurrency", values.get("max-concurrency", 1) >= 1, "must be at least 1")
+    check("api-timeout", values.get("api-timeout", 1) > 0, "must be greater than zero")
+    check("api-max-attempts", values.get("api-max-attempts", 1) >= 1, "must be at least 1")
     check("demo-speed", values.get("demo-speed", 1) > 0, "must be greater than zero")
 
     patterns: dict[str, list[re.Pattern[str]]] = {"include": [], "exclude": []}
@@ -333,6 +345,8 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
         max_concurrency=values["max-concurrency"],
         list_rps=values["list-rps"],
         describe_rps=values["describe-rps"],
+        api_timeout=values["api-timeout"],
+        api_max_attempts=values["api-max-attempts"],
         include=tuple(patterns["include"]),
         exclude=tuple(patterns["exclude"]),
         tag_labels=tuple(dict.fromkeys(values["tag-labels"])),

@@ -1,21 +1,35 @@
-"""The job store: pre-rendered chunks per job, concatenated per family at scrape time.
+"""The job store: pre-rendered chunks per job, served as cached gzip per segment.
 
 All mutation happens on the event loop, and a scrape builds its body synchronously, so
-every scrape sees one consistent snapshot. The full body (and its gzip) is cached until
-the next change, so scrapes between polls cost a dictionary lookup.
+every scrape sees one consistent snapshot.
+
+Why segments: the text format wants each family's samples together, so a naive cache is
+one body that any change invalidates, and at 10,000 jobs rebuilding and compressing it
+costs ~250 ms on the first scrape after every poll. Instead, jobs live in segments of at
+most SEGMENT_SIZE jobs, each keeping one gzip member per family; a scrape concatenates,
+for each family, its header and every segment's member (gzip members concatenate into one
+valid stream). Running jobs, re-rendered every poll, share the "hot" segments; finished
+jobs fill "cold" segments in arrival order, so a poll recompresses only the hot segments
+and the few cold ones that gained or lost a job. No plain-text body is cached:
+Prometheus always asks for gzip, and a plain scrape is joined on demand.
 """
 
 from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .families import FAMILIES, RenderContext
 from .model import TrainingJob
 from .render import family_header, render_job
 
+SEGMENT_SIZE = 512
+GZIP_LEVEL = 1  # level 1 compresses ~3x faster than 6 and only ~15% larger here
 _HEADERS = tuple(family_header(f) for f in FAMILIES)
+_GZ_HEADERS = tuple(gzip.compress(h, GZIP_LEVEL) for h in _HEADERS)
+
+Key = tuple[str, str]  # (target, job name)
 
 
 @dataclass(slots=True)
@@ -24,28 +38,75 @@ class _Entry:
     chunks: tuple[bytes, ...]
 
 
+@dataclass(eq=False, slots=True)
+class _Segment:
+    hot: bool
+    entries: dict[Key, _Entry] = field(default_factory=dict)
+    members: tuple[bytes, ...] = ()
+    dirty: bool = True
+
+    def compressed(self) -> tuple[bytes, ...]:
+        if self.dirty:
+            members = []
+            for i in range(len(FAMILIES)):
+                text = b"".join(e.chunks[i] for e in self.entries.values())
+                members.append(gzip.compress(text, GZIP_LEVEL) if text else b"")
+            self.members, self.dirty = tuple(members), False
+        return self.members
+
+
 class JobStore:
     def __init__(self) -> None:
         self._targets: dict[str, dict[str, _Entry]] = {}
+        self._where: dict[Key, _Segment] = {}
+        self._segments: list[_Segment] = []
         self._version = 0
-        self._body_version = -1
-        self._body = b""
         self._gzip_version = -1
         self._gzip = b""
 
-    # -- mutation (event loop only) -------------------------------------------------
+    # -- mutation (event loop only) ------------------------------------------------
     def upsert(self, target: str, job: TrainingJob, ctx: RenderContext) -> None:
-        self._targets.setdefault(target, {})[job.name] = _Entry(job, render_job(job, ctx))
+        key = (target, job.name)
+        entry = _Entry(job, render_job(job, ctx))
+        self._targets.setdefault(target, {})[job.name] = entry
+        seg = self._where.get(key)
+        if seg is None or seg.hot != job.is_active:
+            if seg is not None:
+                self._drop(seg, key)
+            seg = self._open_segment(job.is_active)
+            self._where[key] = seg
+        seg.entries[key] = entry
+        seg.dirty = True
         self._version += 1
 
     def remove(self, target: str, name: str) -> bool:
         jobs = self._targets.get(target)
         if jobs is None or jobs.pop(name, None) is None:
             return False
+        key = (target, name)
+        self._drop(self._where.pop(key), key)
         self._version += 1
         return True
 
-    # -- reads -------------------------------------------------------------------------
+    def _open_segment(self, hot: bool) -> _Segment:
+        # The newest segment of the kind with room; finished jobs thus group by when they
+        # finished, and retention empties the oldest segments first.
+        for seg in reversed(self._segments):
+            if seg.hot == hot:
+                if len(seg.entries) < SEGMENT_SIZE:
+                    return seg
+                break
+        seg = _Segment(hot)
+        self._segments.append(seg)
+        return seg
+
+    def _drop(self, seg: _Segment, key: Key) -> None:
+        del seg.entries[key]
+        seg.dirty = True
+        if not seg.entries:
+            self._segments.remove(seg)
+
+    # -- reads ---------------------------------------------------------------------
     def get(self, target: str, name: str) -> TrainingJob | None:
         entry = self._targets.get(target, {}).get(name)
         return entry.job if entry else None
@@ -57,21 +118,24 @@ class JobStore:
         return len(self._targets.get(target, {}))
 
     def __len__(self) -> int:
-        return sum(len(t) for t in self._targets.values())
+        return len(self._where)
 
     def exposition(self) -> bytes:
-        if self._body_version != self._version:
-            parts: list[bytes] = []
-            entries = [e for jobs in self._targets.values() for e in jobs.values()]
-            for i, header in enumerate(_HEADERS):
-                parts.append(header)
-                parts.extend(e.chunks[i] for e in entries)
-            self._body = b"".join(parts)
-            self._body_version = self._version
-        return self._body
+        """The plain-text body, joined on demand (not cached: see the module docstring)."""
+        parts: list[bytes] = []
+        for i, header in enumerate(_HEADERS):
+            parts.append(header)
+            for seg in self._segments:
+                parts.extend(e.chunks[i] for e in seg.entries.values())
+        return b"".join(parts)
 
     def exposition_gzip(self) -> bytes:
         if self._gzip_version != self._version:
-            self._gzip = gzip.compress(self.exposition(), compresslevel=3)
+            members = [seg.compressed() for seg in self._segments]
+            parts: list[bytes] = []
+            for i, header in enumerate(_GZ_HEADERS):
+                parts.append(header)
+                parts.extend(m[i] for m in members)
+            self._gzip = b"".join(parts)
             self._gzip_version = self._version
         return self._gzip
