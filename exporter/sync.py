@@ -269,7 +269,9 @@ class TargetSync:
         # The listing succeeded: from now on list by watermark (failed describes are retried).
         self._watermark = now
         self.synced = True
-        return self._finish(result, start, calls0)
+        done = self._finish(result, start, calls0)
+        await self.store.precompress()
+        return done
 
     def _apply(self, ctx: RenderContext, result: CycleResult) -> None:
         """Commit the cycle's describes, re-render running jobs' elapsed times, evict."""

@@ -60,12 +60,12 @@ def test_segments_follow_every_change(monkeypatch: object) -> None:
 
 def test_finished_jobs_leave_running_segments_clean() -> None:
     s = JobStore()
-    for i in range(1200):
+    for i in range(1200):  # not a multiple of SEGMENT_SIZE: the last cold segment has room
         s.upsert("t", job(f"done-{i}", "Completed"), CTX)
     s.upsert("t", job("run", "InProgress"), CTX)
     s.exposition_gzip()
     cold = [seg for seg in s._segments if not seg.hot]
-    assert len(cold) == 3 and all(not seg.dirty for seg in cold)
+    assert len(cold) == 1200 // store_module.SEGMENT_SIZE + 1 and all(not seg.dirty for seg in cold)
     # A poll re-renders the running job: only its (hot) segment needs compressing again.
     s.upsert("t", job("run", "InProgress"), CTX)
     assert [seg.hot for seg in s._segments if seg.dirty] == [True]
@@ -73,3 +73,12 @@ def test_finished_jobs_leave_running_segments_clean() -> None:
     s.upsert("t", job("run", "Completed"), CTX)
     assert not any(seg.hot for seg in s._segments)
     assert check(s)["run"] == "Completed"
+
+
+async def test_precompress_leaves_nothing_for_the_scrape() -> None:
+    s = JobStore()
+    for i in range(300):
+        s.upsert("t", job(f"r-{i}", "InProgress"), CTX)
+    await s.precompress()
+    assert not any(seg.dirty for seg in s._segments)
+    assert check(s)["r-7"] == "InProgress"
