@@ -89,19 +89,23 @@ def cold_sync(size: dict[str, Any]) -> list[Row]:
     return rows
 
 
+REFRESH_CYCLES = 30  # --refresh-interval / --poll-interval at the defaults (900 s / 30 s)
+
+
 def steady_state(size: dict[str, Any]) -> list[Row]:
     """Scenario 2: API calls per cycle with 1% of running jobs changing per cycle."""
     s = size["steady"]
     p, running, cycles = s["poll"], s["in_progress"], s["cycles"]
     with FakeProcess("--jobs", str(2 * running), "--in-progress", str(running),
                      "--churn", "0.01", "--tick-interval", str(p)) as fake:
-        # the production ratios (30s poll, 300s refresh, 600s reconcile), time-compressed
+        # the production defaults (30s poll, 900s refresh, 600s reconcile), time-compressed
         with ExporterProcess(fake.url, "--poll-interval", f"{p}s", "--refresh-interval",
-                             f"{10 * p}s", "--reconcile-interval", f"{20 * p}s",
+                             f"{REFRESH_CYCLES * p}s", "--reconcile-interval", f"{20 * p}s",
                              "--describe-rps", "2000", "--max-concurrency", "16") as exp:
             exp.wait_ready(120)
             # skip the cold cycle and one refresh interval, so refreshes are in full swing
-            wait_for("warm-up", lambda: len(exp.polls()) >= 11, 60 + 20 * p)
+            wait_for("warm-up", lambda: len(exp.polls()) >= REFRESH_CYCLES + 1,
+                     60 + 2 * REFRESH_CYCLES * p)
             fake.reset_stats()
             k0 = len(exp.polls())
             wait_for("measured cycles", lambda: len(exp.polls()) >= k0 + cycles,
@@ -114,7 +118,7 @@ def steady_state(size: dict[str, Any]) -> list[Row]:
         ack = statistics.mean(baselines.ack_cycle(fake.url) for _ in range(2))
         search_changes = baselines.search_sync(fake.url, time.time() - 3 * p)
     reconcile_pages = (math.ceil(running / 100) + 1) / 20
-    refresh_budget = math.ceil(running / 10)
+    refresh_budget = math.ceil(running / REFRESH_CYCLES)
     minimum = 1 + reconcile_pages + changed + refresh_budget
     return [
         Row("2 steady state", f"{running} running, 1%/cycle: API calls per cycle", "calls",
