@@ -33,10 +33,12 @@ time: moto's backend is process-global, so start() refuses a second concurrent o
 
 ``speed`` divides nominal phase durations: at 30 a typical job lives a few real minutes. All
 timestamps are real wall-clock times, never in the future; waits that alerts need (stuck in
-Starting > 30 min, > 90 % of MaxRuntimeInSeconds, metrics stale > 15 min) are backdated at
-creation. ``seed`` fixes job names, scenarios, instances, metrics and outcomes. Every job
-carries tags team, project and demo-scenario, and the canary "DEMO-SECRET-CANARY" in its
-HyperParameters and Environment (the exporter must never show it).
+Starting > 30 min, > 90 % of MaxRuntimeInSeconds, metrics stale > 1 h, a day on 8 instances)
+are backdated at creation. A hyperparameter sweep in one target ends 35-65 real seconds after
+start(), whatever the speed, most trials Failed: a failure burst a poller sees happen.
+``seed`` fixes job names, scenarios, instances, metrics and outcomes. Every job carries tags
+team, project and demo-scenario, and the canary "DEMO-SECRET-CANARY" in its HyperParameters
+and Environment (the exporter must never show it).
 
 Modules: fleet (environment and driver), initial (the fleet at start), lifecycles (scenario
 steps and outcomes), jobs (static configuration), plan (pure timeline -> describe fields),

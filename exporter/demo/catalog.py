@@ -48,6 +48,12 @@ ALGORITHM_ERRORS = (
     "AlgorithmError: ExecuteUserScriptError: NCCL error in ProcessGroupNCCL.cpp: unhandled "
     "system error, worker 3 lost connection",
 )
+# One shared cause for a burst of failures: a corrupt validation shard that every trial of a
+# hyperparameter sweep reads at the end of its first epoch.
+DATA_BUG_ERROR = (
+    "AlgorithmError: ExecuteUserScriptError: ValueError: could not convert string to float: "
+    "'N/A' (s3://demo-ml-{account}-{region}/{team}/validation/part-00017.csv, line 48213)"
+)
 CAPACITY_ERRORS = (
     "CapacityError: Unable to provision requested ML compute capacity. Please retry using a "
     "different ML instance type.",

@@ -4,6 +4,10 @@ The first poll after start() sees InProgress, Completed, Failed, Stopping and St
 every terminal flavour finished recently, one job finished more than 24 h ago (so retention
 drops it), and the backdated live cases that alerts need. Showcase jobs are spread
 round-robin over the targets, so both regions and both accounts get a mix.
+
+One target also runs a hyperparameter sweep whose trials all end 35-65 real seconds after the
+start, most of them on the same corrupt data shard: a burst of failures in one account and
+region, watched as it happens, for the fleet failure-rate alert.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass
 
 from exporter.demo.jobs import LIVE, Features, Placement
 from exporter.demo.lifecycles import HOUR, MIN
+
+SWEEP_TRIALS = 14
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,9 @@ def initial_fleet(rng: random.Random, n_targets: int) -> list[Seeded]:
         ("capacity-wait", LIVE, f(layout="multi", instance="ml.p4d.24xlarge")),
         ("stalled", LIVE, f(layout="groups", debug_issues=True, instance="ml.p4d.24xlarge",
                                  encryption=True)),
-        ("near-max-runtime", LIVE, f(profiler=True, kms=True, instance="ml.trn1.32xlarge")),
+        # 8 instances for about a day: also over the per-job instance-hour budget.
+        ("near-max-runtime", LIVE, f(profiler=True, kms=True, instance="ml.trn1.32xlarge",
+                                     layout="multi", instances=8)),
         ("max-runtime", LIVE, f(vpc=True, isolation=True, instance="ml.c5.4xlarge")),
         ("spot-max-wait", LIVE, f()),
         ("spot-completed", Placement("step", 0.0, "Interrupted"), f()),
@@ -64,6 +72,12 @@ def initial_fleet(rng: random.Random, n_targets: int) -> list[Seeded]:
     out += [Seeded(tuner, "tuning-trial", _ended(rng, 10, 300), trials) for _ in range(4)]
     out += [Seeded(tuner, "tuning-trial", Placement("progress", rng.uniform(0.1, 0.8)), trials)
             for _ in range(2)]
+    # The sweep: 14 trials, 8 of which fail on the data bug (57 %, so the target stays above
+    # the alert's 25 % even with its other jobs finishing alongside).
+    sweep = f(workload="xgb-ctr", instance="ml.c5.4xlarge", layout="single", warm_pool="none")
+    swept = (tuner + 1) % n_targets
+    out += [Seeded(swept, "sweep-data-bug" if i % 7 in (0, 2, 3, 5) else "sweep-trial", LIVE,
+                   sweep) for i in range(SWEEP_TRIALS)]
     failures = ("failed-client", "failed-algorithm", "failed-capacity")
     for t in range(n_targets):
         out += [

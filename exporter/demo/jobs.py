@@ -21,6 +21,7 @@ class Features:
     """Variety switches; None lets the job's RNG decide."""
 
     layout: str | None = None  # single, multi, groups
+    instances: int | None = None  # instance count of a multi layout
     warm_pool: str | None = None  # none, terminated, reused
     debug_issues: bool | None = None
     profiler: bool | None = None
@@ -62,7 +63,9 @@ def _hex(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789abcdef") for _ in range(n))
 
 
-def _resources(rng: random.Random, itype: str, layout: str) -> dict[str, Any]:
+def _resources(
+    rng: random.Random, itype: str, layout: str, count: int | None
+) -> dict[str, Any]:
     res: dict[str, Any] = {"VolumeSizeInGB": rng.choice((30, 100, 500))}
     if layout == "groups":
         res["InstanceGroups"] = [
@@ -74,7 +77,10 @@ def _resources(rng: random.Random, itype: str, layout: str) -> dict[str, Any]:
         ]
     else:
         res["InstanceType"] = itype
-        res["InstanceCount"] = 1 if layout == "single" else rng.choice((2, 4, 8))
+        res["InstanceCount"] = 1
+        if layout != "single":
+            drawn = rng.choice((2, 4, 8))  # drawn even when forced, like _pick
+            res["InstanceCount"] = count or drawn
     return res
 
 
@@ -84,7 +90,7 @@ def _static(
 ) -> dict[str, Any]:
     fmt = {"region": region, "account": account}
     layout = f.layout or rng.choices(("single", "multi", "groups"), (60, 25, 15))[0]
-    res = _resources(rng, itype, layout)
+    res = _resources(rng, itype, layout, f.instances)
     vpc, kms = _pick(rng, f.vpc, 0.35), _pick(rng, f.kms, 0.4)
     isolation = _pick(rng, f.isolation, 0.2)
     bucket = f"s3://demo-ml-{account}-{region}/{wl.team}"
@@ -169,7 +175,9 @@ def make_plan(
     x = Ctx(rng, scale, {"team": wl.team, "account": account_id, "region": region,
                          "instance_type": itype})
     life = BUILDERS[scenario](x)
-    tuning = f"{wl.model[:16]}-hpo-{fleet_tag}" if scenario == "tuning-trial" else None
+    tuning = {"tuning-trial": f"{wl.model[:16]}-hpo-{fleet_tag}",
+              "sweep-trial": f"{wl.model[:16]}-sweep-{fleet_tag}",
+              "sweep-data-bug": f"{wl.model[:16]}-sweep-{fleet_tag}"}.get(scenario)
     name = (f"{tuning}-{serial:03d}-{_hex(rng, 8)}" if tuning
             else f"{wl.model}-{serial:04d}-{_hex(rng, 5)}")
     static = _static(rng, wl, life, f, name=name, region=region, account=account_id,

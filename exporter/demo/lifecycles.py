@@ -4,7 +4,9 @@ Durations are nominal (what a real job takes) times `scale` (real seconds per no
 1/speed for live jobs, 1 for jobs that finished before the demo started). Scenarios whose
 point is a long wall-clock wait (stuck in Starting, close to a limit, stalled metrics) are
 backdated: they report an `age`, the real seconds between their CreationTime and now, so the
-alert-worthy condition holds from the first poll without anyone waiting for it.
+alert-worthy condition holds from the first poll without anyone waiting for it. The sweep
+trials are backdated too, and end a fixed number of real seconds after the demo starts
+whatever its speed, so a poller watches the whole burst end.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ HOUR = 3600.0
 SCENARIOS = (
     "completed", "failed-client", "failed-algorithm", "failed-capacity", "capacity-wait",
     "spot-completed", "spot-max-wait", "max-runtime", "near-max-runtime", "stalled",
-    "user-stopped", "tuning-trial",
+    "user-stopped", "tuning-trial", "sweep-trial", "sweep-data-bug",
 )
 
 
@@ -157,8 +159,12 @@ def max_runtime(x: Ctx) -> Life:
 
 
 def near_max_runtime(x: Ctx) -> Life:
-    """Completes at 94-98% of MaxRuntimeInSeconds; above 90% for its whole visible life."""
-    runtime = x.rng.choice((12, 24, 48)) * HOUR
+    """Completes at 94-98% of MaxRuntimeInSeconds; above 90% for its whole visible life.
+
+    A day or more of training: on 8 instances that is well over the per-job budget alert's
+    100 instance-hours.
+    """
+    runtime = x.rng.choice((24, 48)) * HOUR
     end_frac = x.rng.uniform(0.94, 0.98)
     steps, starting = _limit_head(x, runtime, end_frac)
     remaining = min(x.n(120, 300), (end_frac - 0.905) * runtime)
@@ -167,11 +173,13 @@ def near_max_runtime(x: Ctx) -> Life:
 
 
 def stalled(x: Ctx) -> Life:
-    """Training whose metrics stopped 16-30 real minutes ago; eventually stopped by its owner."""
+    """Training for 1.5-2 h whose metrics stopped 62-80 real minutes ago (the stall alert
+    wants both over an hour); eventually stopped by its owner."""
     image = 2 * MIN
-    trained = x.rng.uniform(40, 70) * MIN
-    stale = x.rng.uniform(16, 30) * MIN
-    hold = x.n(180, 360)
+    trained = x.rng.uniform(90, 120) * MIN
+    stale = x.rng.uniform(62, 80) * MIN
+    # Long enough (12-18 real minutes at the default speed) to outlast the alert's `for: 10m`.
+    hold = x.n(360, 540)
     head = [Step(STARTING, 4 * MIN, c.MSG_PREPARING), Step("Downloading", 3 * MIN,
                                                            c.MSG_DOWNLOADING),
             Step(TRAINING, image, c.MSG_IMAGE), Step(TRAINING, trained + hold, c.MSG_TRAINING)]
@@ -192,6 +200,42 @@ def tuning_trial(x: Ctx) -> Life:
     return Life((*_start(x), *_train(x, 15, 45), *_finish(x)), DONE)
 
 
+# Real seconds after the demo starts within which the sweep's trials end: after the exporter
+# has polled them running and Prometheus has scraped its counter at least once (the shipped
+# config scrapes every 30 s), so increase() sees every end; early enough that the failure-rate
+# alert can fire within the first minutes.
+SWEEP_ENDS = (35.0, 65.0)
+
+
+def _sweep(x: Ctx, upload: float) -> tuple[list[Step], float]:
+    """A trial of a sweep launched 33-35 real minutes ago, Training until `upload` real
+    seconds before it ends; durations are real whatever the speed. Returns steps and age."""
+    age = x.rng.uniform(33, 35) * MIN
+    ends_in = x.rng.uniform(*SWEEP_ENDS)
+    starting, downloading = x.rng.uniform(2, 4) * MIN, x.rng.uniform(1, 3) * MIN
+    image = x.rng.uniform(0.5, 1) * MIN
+    training = age + ends_in - starting - downloading - image - upload
+    steps = [Step(STARTING, starting, c.MSG_PREPARING),
+             Step("Downloading", downloading, c.MSG_DOWNLOADING),
+             Step(TRAINING, image, c.MSG_IMAGE), Step(TRAINING, training, c.MSG_TRAINING)]
+    return steps, age
+
+
+def sweep_trial(x: Ctx) -> Life:
+    """A trial of the sweep that never reads the corrupt shard: completes in the burst."""
+    upload = x.rng.uniform(5, 15)
+    steps, age = _sweep(x, upload)
+    return Life((*steps, Step("Uploading", upload, c.MSG_UPLOADING)), DONE, age=age,
+                metric_interval=MIN)
+
+
+def sweep_data_bug(x: Ctx) -> Life:
+    """A trial of the same sweep that hits the corrupt validation shard and fails."""
+    steps, age = _sweep(x, 0.0)
+    return Life(tuple(steps), _failed(c.DATA_BUG_ERROR.format(**x.reason_fmt)), age=age,
+                metric_interval=MIN)
+
+
 BUILDERS: dict[str, Callable[[Ctx], Life]] = {
     "completed": completed,
     "failed-client": failed_client,
@@ -205,11 +249,13 @@ BUILDERS: dict[str, Callable[[Ctx], Life]] = {
     "stalled": stalled,
     "user-stopped": user_stopped,
     "tuning-trial": tuning_trial,
+    "sweep-trial": sweep_trial,
+    "sweep-data-bug": sweep_data_bug,
 }
 assert tuple(BUILDERS) == SCENARIOS
 
 # Relative frequency of live arrivals. Backdated scenarios are rare: each lives several real
-# minutes and would otherwise crowd the fleet.
+# minutes and would otherwise crowd the fleet. The sweep is only in the initial fleet.
 ARRIVAL_WEIGHTS: dict[str, float] = {
     "completed": 34, "failed-client": 4, "failed-algorithm": 5, "failed-capacity": 3,
     "capacity-wait": 1.5, "spot-completed": 10, "spot-max-wait": 1, "max-runtime": 1,
