@@ -5,9 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -15,33 +12,16 @@ import pytest
 import requests
 
 from .conftest import parse_exposition, value
+from .exporter_proc import ExporterProcess
 from .motofleet import CANARY, MotoSageMaker
 
 
-class Daemon:
+class Daemon(ExporterProcess):
     def __init__(self, *args: str) -> None:
-        env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter.cli", "--listen-address", "127.0.0.1:0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
+        super().__init__(
+            *args, env=dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y")
         )
-        self.log: list[str] = []
-        self.url = ""
-        deadline = time.monotonic() + 30
-        assert self.proc.stderr is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            self.log.append(line)
-            event = json.loads(line)
-            if event.get("event") == "listening":
-                self.url = "http://" + event["address"]
-                return
-        raise AssertionError("daemon did not start: " + "".join(self.log))
+        self.url = "http://" + self.address
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + 30
@@ -51,12 +31,6 @@ class Daemon:
             time.sleep(0.1)
         raise AssertionError("never ready")
 
-    def stop(self) -> tuple[int, float, str]:
-        t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=20)
-        return self.proc.returncode, time.monotonic() - t0, "".join(self.log) + err
-
 
 @pytest.fixture
 def daemon(sm: MotoSageMaker) -> Iterator[Daemon]:
@@ -64,9 +38,7 @@ def daemon(sm: MotoSageMaker) -> Iterator[Daemon]:
     sm.create("d-2")
     d = Daemon("--region", "us-east-1", "--endpoint-url", sm.url, "--poll-interval", "1s")
     yield d
-    if d.proc.poll() is None:
-        d.proc.kill()
-        d.proc.wait()
+    d.kill()
 
 
 def test_probes_landing_gzip_and_clean_sigterm(daemon: Daemon) -> None:

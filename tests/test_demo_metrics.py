@@ -6,12 +6,9 @@ reading the driver's internals.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
@@ -20,34 +17,19 @@ import pytest
 import requests
 
 from .conftest import Samples, find, parse_exposition
+from .exporter_proc import ExporterProcess
 
 J = "sagemaker_training_job_"
 CANARY = "DEMO-SECRET-CANARY"
 
 
-class Demo:
+class Demo(ExporterProcess):
     def __init__(self, *args: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter.cli", "--demo", "--listen-address", "127.0.0.1:0",
-             "--log-format", "json", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        super().__init__(
+            "--demo", *args, env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         )
-        self.url = self.moto_url = ""
-        self.log: list[str] = []
-        assert self.proc.stderr is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not self.url:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            self.log.append(line)
-            event = json.loads(line)
-            if event.get("event") == "demo started":
-                self.moto_url = event["endpoint_url"]
-            if event.get("event") == "listening":
-                self.url = "http://" + event["address"]
-        assert self.url and self.moto_url, "demo did not start: " + "".join(self.log)
+        self.url = "http://" + self.address
+        self.moto_url = self.event("demo started")["endpoint_url"]
 
     def scrape(self) -> tuple[str, Samples]:
         text = requests.get(self.url + "/metrics", timeout=10).text
@@ -61,22 +43,19 @@ class Demo:
                 return text, m
             time.sleep(0.5)
 
-    def stop(self) -> tuple[int, float, str]:
-        t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, time.monotonic() - t0, "".join(self.log) + err
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
 
 @pytest.fixture
 def demo() -> Iterator[Demo]:
-    d = Demo("--demo-speed", "120", "--demo-seed", "7", "--poll-interval", "1s",
-             "--tag-labels", "team,project")
+    d = Demo(
+        "--demo-speed",
+        "120",
+        "--demo-seed",
+        "7",
+        "--poll-interval",
+        "1s",
+        "--tag-labels",
+        "team,project",
+    )
     yield d
     d.kill()
 
@@ -96,23 +75,39 @@ def scenarios(m: Samples) -> dict[str, bool]:
     started = {lbl["training_job"] for lbl, _ in values(m, J + "training_start_timestamp_seconds")}
     failed = {lbl["training_job"] for lbl in labels_of(m, J + "status", status="Failed")}
     categories = {lbl["category"] for lbl in labels_of(m, J + "failure_info")}
-    starting = {lbl["training_job"] for lbl in labels_of(m, J + "secondary_status", secondary_status="Starting")}
-    long_starting = {lbl["training_job"] for lbl, v in values(m, J + "phase_duration_seconds", phase="Starting") if v > 1800}
+    starting = {
+        lbl["training_job"]
+        for lbl in labels_of(m, J + "secondary_status", secondary_status="Starting")
+    }
+    long_starting = {
+        lbl["training_job"]
+        for lbl, v in values(m, J + "phase_duration_seconds", phase="Starting")
+        if v > 1800
+    }
     max_runtime = {lbl["training_job"]: v for lbl, v in values(m, J + "max_runtime_seconds")}
     running = {lbl["training_job"] for lbl in labels_of(m, J + "status", status="InProgress")}
-    near_limit = [lbl for lbl, v in values(m, J + "training_seconds")
-                  if lbl["training_job"] in running and lbl["training_job"] in max_runtime
-                  and v > 0.9 * max_runtime[lbl["training_job"]]]
+    near_limit = [
+        lbl
+        for lbl, v in values(m, J + "training_seconds")
+        if lbl["training_job"] in running
+        and lbl["training_job"] in max_runtime
+        and v > 0.9 * max_runtime[lbl["training_job"]]
+    ]
     groups = {lbl["instance_group"] for lbl, _ in values(m, J + "instances")}
     return {
-        "every primary status": status >= {"InProgress", "Completed", "Failed", "Stopping", "Stopped"},
+        "every primary status": status
+        >= {"InProgress", "Completed", "Failed", "Stopping", "Stopped"},
         "four or more secondary statuses": len(secondary) >= 4,
         "normal path phases": {"Starting", "Downloading", "Training", "Uploading", "Completed"}
         <= {lbl["phase"] for lbl, _ in values(m, J + "phase_duration_seconds")},
-        "final metrics while training": any(lbl["training_job"] in running for lbl, _ in values(m, J + "final_metric")),
+        "final metrics while training": any(
+            lbl["training_job"] in running for lbl, _ in values(m, J + "final_metric")
+        ),
         "final metrics at completion": any(
-            lbl["training_job"] in {x["training_job"] for x in labels_of(m, J + "status", status="Completed")}
-            for lbl, _ in values(m, J + "final_metric")),
+            lbl["training_job"]
+            in {x["training_job"] for x in labels_of(m, J + "status", status="Completed")}
+            for lbl, _ in values(m, J + "final_metric")
+        ),
         "failure categories": categories >= {"ClientError", "AlgorithmError", "CapacityError"},
         "failed without a start time": bool(failed - started),
         "capacity wait over 30 min": bool(starting & long_starting),
@@ -123,10 +118,15 @@ def scenarios(m: Samples) -> dict[str, bool]:
         "running near max runtime": bool(near_limit),
         "multi-instance": any(v > 1 for _, v in values(m, J + "instances")),
         "heterogeneous instance groups": len(groups - {""}) >= 2,
-        "several instance types": len({lbl["instance_type"] for lbl, _ in values(m, J + "instances")}) >= 3,
+        "several instance types": len(
+            {lbl["instance_type"] for lbl, _ in values(m, J + "instances")}
+        )
+        >= 3,
         "tuning job": any(lbl["tuning_job"] for lbl in labels_of(m, J + "info")),
         "warm pool": bool(labels_of(m, J + "warm_pool_status")),
-        "debugger IssuesFound": bool(labels_of(m, J + "rule_evaluation_status", status="IssuesFound")),
+        "debugger IssuesFound": bool(
+            labels_of(m, J + "rule_evaluation_status", status="IssuesFound")
+        ),
         "tags": any(lbl.get("tag_team") for lbl in labels_of(m, J + "tags")),
         "two regions": len({lbl["region"] for lbl in labels_of(m, J + "info")}) >= 2,
         "two accounts": len({lbl["account_id"] for lbl in labels_of(m, J + "info")}) >= 2,
@@ -140,7 +140,9 @@ def test_demo_shows_every_scenario_and_stops_cleanly(demo: Demo, promtool: str) 
     missing = [name for name, ok in scenarios(m).items() if not ok]
     assert not missing, f"scenarios not seen on /metrics: {missing}"
     assert CANARY not in text
-    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
     code, took, log = demo.stop()
@@ -157,7 +159,13 @@ def test_demo_shows_every_scenario_and_stops_cleanly(demo: Demo, promtool: str) 
 def fleet_identity(m: Samples) -> set[tuple[str, ...]]:
     """What the seed decides about the initial fleet: names and configuration."""
     return {
-        (lbl["training_job"], lbl["region"], lbl["account_id"], lbl["instance_type"], lbl["managed_spot"])
+        (
+            lbl["training_job"],
+            lbl["region"],
+            lbl["account_id"],
+            lbl["instance_type"],
+            lbl["managed_spot"],
+        )
         for lbl in labels_of(m, J + "info")
     }
 
@@ -182,5 +190,5 @@ def test_same_seed_same_fleet() -> None:
     assert len(a) >= 20
     # Jobs that arrived between start and the scrape may differ; the seeded fleet must not.
     common = a & b
-    assert len(common) >= 0.9 * min(len(a), len(b)), (a ^ b)
+    assert len(common) >= 0.9 * min(len(a), len(b)), a ^ b
     assert {x[0] for x in a} != {x[0] for x in c}

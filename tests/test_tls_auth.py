@@ -8,7 +8,6 @@ instead of turning verification off.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -26,6 +25,7 @@ import requests
 import yaml
 
 from .conftest import parse_exposition, value
+from .exporter_proc import ExporterProcess
 from .motofleet import CANARY, MotoSageMaker
 from .test_webconfig import _hash, _make_cert
 
@@ -97,38 +97,13 @@ def tls_daemon(
             }
         )
     )
-    proc = subprocess.Popen(
-        _exporter_cmd(
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            moto_server.url,
-            "--poll-interval",
-            "1s",
-            "--web-config-file",
-            str(web),
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
+    exporter = ExporterProcess(
+        "--region", "us-east-1", "--endpoint-url", moto_server.url, "--poll-interval", "1s",
+        "--web-config-file", str(web), env=_env(),
     )
     try:
-        log: list[str] = []
-        address = ""
-        assert proc.stderr is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not address:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            log.append(line)
-            event = json.loads(line)
-            if event.get("event") == "listening":
-                assert event.get("tls") is True, line
-                address = event["address"]
-        assert address, "daemon did not start: " + "".join(log)
-        daemon = TlsDaemon(proc, address, pki, log)
+        assert exporter.event("listening").get("tls") is True
+        daemon = TlsDaemon(exporter.proc, exporter.address, pki, exporter.log)
         # /readyz needs no credentials (kubelet probes carry none).
         deadline = time.monotonic() + 30
         while (
@@ -138,9 +113,8 @@ def tls_daemon(
             time.sleep(0.1)
         yield daemon
     finally:
-        rest = _stop(proc)
+        _, _, full_log = exporter.stop()
     # Credentials and job secrets never reach the log.
-    full_log = "".join(log) + rest
     assert PASSWORD not in full_log and CANARY not in full_log
 
 
