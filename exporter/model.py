@@ -30,10 +30,10 @@ ACTIVE_STATUSES: frozenset[str] = frozenset({"InProgress", "Stopping"})
 
 @dataclass(frozen=True, slots=True)
 class Transition:
+    # StatusMessage is not kept: nothing exports it, and at thousands of jobs the text adds up.
     status: str
     start: float | None
     end: float | None
-    message: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,7 +88,6 @@ def _transitions(items: Iterable[Any]) -> tuple[Transition, ...]:
                 status=status,
                 start=to_epoch(t.get("StartTime")),
                 end=to_epoch(t.get("EndTime")),
-                message=_str(t.get("StatusMessage")),
             )
         )
     return tuple(out)

@@ -36,10 +36,20 @@ Key = tuple[str, str]  # (target, job name)
 @dataclass(slots=True)
 class _Entry:
     job: TrainingJob
-    chunks: tuple[bytes, ...]
+    ctx: RenderContext
+    # None once a finished job lives only in its segment's gzip members: most of a fleet is
+    # finished jobs, and their text is 60% of the memory a job costs. A finished job renders
+    # the same whenever it is rendered (nothing in it counts up to "now"), so when its
+    # segment must be compressed again it is simply rendered again.
+    chunks: tuple[bytes, ...] | None
+
+    def text(self) -> tuple[bytes, ...]:
+        return self.chunks if self.chunks is not None else render_job(self.job, self.ctx)
 
 
-def _compress(chunks: list[tuple[bytes, ...]]) -> tuple[bytes, ...]:
+def _compress(entries: list[_Entry]) -> tuple[bytes, ...]:
+    """Pure on immutable data (jobs, contexts, bytes): safe in a worker thread."""
+    chunks = [e.text() for e in entries]
     members = []
     for i in range(len(FAMILIES)):
         text = b"".join(c[i] for c in chunks)
@@ -62,12 +72,18 @@ class _Segment:
     def touch(self) -> None:
         self.version += 1
 
-    def snapshot(self) -> list[tuple[bytes, ...]]:
-        return [e.chunks for e in self.entries.values()]
+    def snapshot(self) -> list[_Entry]:
+        return list(self.entries.values())
+
+    def done_at(self, version: int, members: tuple[bytes, ...]) -> None:
+        self.members, self.done = members, version
+        if not self.hot:
+            for e in self.entries.values():
+                e.chunks = None
 
     def compressed(self) -> tuple[bytes, ...]:
         if self.dirty:
-            self.members, self.done = _compress(self.snapshot()), self.version
+            self.done_at(self.version, _compress(self.snapshot()))
         return self.members
 
 
@@ -83,7 +99,7 @@ class JobStore:
     # -- mutation (event loop only) ------------------------------------------------
     def upsert(self, target: str, job: TrainingJob, ctx: RenderContext) -> None:
         key = (target, job.name)
-        entry = _Entry(job, render_job(job, ctx))
+        entry = _Entry(job, ctx, render_job(job, ctx))
         self._targets.setdefault(target, {})[job.name] = entry
         seg = self._where.get(key)
         if seg is None or seg.hot != job.is_active:
@@ -94,6 +110,11 @@ class JobStore:
         seg.entries[key] = entry
         seg.touch()
         self._version += 1
+        if not seg.hot and len(seg.entries) == SEGMENT_SIZE:
+            # A full segment of finished jobs rarely changes again: compress it now and let
+            # its jobs' text go, so memory never holds the text of more than one such segment
+            # (a backfill of thousands of finished jobs would otherwise peak at all of them).
+            seg.compressed()
 
     def remove(self, target: str, name: str) -> bool:
         jobs = self._targets.get(target)
@@ -138,11 +159,11 @@ class JobStore:
 
     def exposition(self) -> bytes:
         """The plain-text body, joined on demand (not cached: see the module docstring)."""
+        texts = [e.text() for seg in self._segments for e in seg.entries.values()]
         parts: list[bytes] = []
         for i, header in enumerate(_HEADERS):
             parts.append(header)
-            for seg in self._segments:
-                parts.extend(e.chunks[i] for e in seg.entries.values())
+            parts.extend(t[i] for t in texts)
         return b"".join(parts)
 
     async def precompress(self) -> None:
@@ -150,10 +171,10 @@ class JobStore:
         scrape after a poll finds them ready instead of compressing on the event loop.
         A segment changed meanwhile stays dirty and is compressed by whoever needs it."""
         for seg in [s for s in self._segments if s.dirty]:
-            version, chunks = seg.version, seg.snapshot()
-            members = await asyncio.to_thread(_compress, chunks)
+            version, entries = seg.version, seg.snapshot()
+            members = await asyncio.to_thread(_compress, entries)
             if seg.version == version and seg.dirty:
-                seg.members, seg.done = members, version
+                seg.done_at(version, members)
 
     def exposition_gzip(self) -> bytes:
         if self._gzip_version != self._version:

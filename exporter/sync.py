@@ -208,7 +208,12 @@ class TargetSync:
                 return
             if self.settings.tag_labels and (prev is None or name in self._need_tags):
                 try:
-                    tags = parse_tags(await self.api.list_tags(job.arn))
+                    # Only the tags --tag-labels exports are kept: the rest would be memory
+                    # spent on every job for nothing.
+                    wanted = self.settings.tag_labels
+                    tags = tuple(
+                        kv for kv in parse_tags(await self.api.list_tags(job.arn)) if kv[0] in wanted
+                    )
                     self._need_tags.discard(name)
                 except ApiError as err:
                     self._need_tags.add(name)
