@@ -10,8 +10,9 @@ most SEGMENT_SIZE jobs, each keeping one gzip member per family; a scrape concat
 for each family, its header and every segment's member (gzip members concatenate into one
 valid stream). Running jobs, re-rendered every poll, share the "hot" segments; finished
 jobs fill "cold" segments in arrival order, so a poll recompresses only the hot segments
-and the few cold ones that gained or lost a job. No plain-text body is cached:
-Prometheus always asks for gzip, and a plain scrape is joined on demand.
+and the few cold ones that gained or lost a job. A full cold segment keeps only its gzip
+members (see _Entry.chunks). No plain-text body is cached: Prometheus always asks for
+gzip, and a plain scrape is joined on demand.
 """
 
 from __future__ import annotations
