@@ -49,20 +49,6 @@ THROTTLE_CODES = frozenset(
         "ProvisionedThroughputExceededException",
     }
 )
-AUTH_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-    }
-)
-
-
 NOT_FOUND_CODES = frozenset(
     {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
 )
@@ -127,6 +113,13 @@ def _garbled(parsed: Any, operation: Any) -> bool:
     return not any(name in parsed for name in shape.members)
 
 
+def error_outcome(code: str, status: int) -> str:
+    """The outcome label of an answer that carries an error code or an error status."""
+    if code in THROTTLE_CODES or status == 429:
+        return "throttled"
+    return "server_error" if status >= 500 else "client_error"
+
+
 def classify_attempt(response: Any, caught_exception: Any, operation: Any = None) -> str:
     """The outcome label of one HTTP attempt, from botocore's needs-retry arguments."""
     if caught_exception is not None or not response:
@@ -134,12 +127,8 @@ def classify_attempt(response: Any, caught_exception: Any, operation: Any = None
     http, parsed = response
     status = getattr(http, "status_code", 200)
     code = (parsed or {}).get("Error", {}).get("Code", "") if isinstance(parsed, dict) else ""
-    if code in THROTTLE_CODES or status == 429:
-        return "throttled"
-    if status >= 500:
-        return "server_error"
-    if status >= 400 or code:
-        return "client_error"
+    if code or status >= 400:
+        return error_outcome(code, status)
     if _garbled(parsed, operation):
         return "server_error"
     return "ok"
@@ -150,13 +139,7 @@ def classify_error(operation: str, exc: Exception) -> ApiError:
         err = exc.response.get("Error", {})
         code, msg = str(err.get("Code", "")), str(err.get("Message", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        if code in THROTTLE_CODES or status == 429:
-            outcome = "throttled"
-        elif status >= 500:
-            outcome = "server_error"
-        else:
-            outcome = "client_error"
-        return ApiError(operation, outcome, code or str(status), msg)
+        return ApiError(operation, error_outcome(code, status), code or str(status), msg)
     if isinstance(exc, BotoCoreError | OSError | asyncio.TimeoutError):
         return ApiError(operation, "network_error", type(exc).__name__, str(exc))
     # A malformed response body surfaces as some parser exception: still the API's fault.

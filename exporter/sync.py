@@ -23,7 +23,7 @@ import structlog
 
 from .aws import ApiError, JobNotFound
 from .families import RenderContext
-from .model import JobSummary, TrainingJob
+from .model import ACTIVE_STATUSES, JobSummary, TrainingJob
 from .parse import parse_summary, parse_tags, parse_training_job
 from .selfmetrics import SelfMetrics
 from .store import JobStore
@@ -138,7 +138,7 @@ class TargetSync:
         return out
 
     def _retained(self, s: JobSummary, now: float) -> bool:
-        if s.status in ("InProgress", "Stopping"):
+        if s.status in ACTIVE_STATUSES:
             return True
         ended = s.training_end or s.last_modified or s.created
         return ended is None or ended >= now - self.settings.retention
