@@ -11,6 +11,8 @@ import sys
 import time
 from typing import Any
 
+import requests
+
 
 class ExporterProcess:
     def __init__(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> None:
@@ -48,6 +50,14 @@ class ExporterProcess:
         if not self.address:
             self.kill()
             raise AssertionError("exporter did not start: " + "".join(self.log))
+
+    def wait_ready(self, timeout: float = 30, scheme: str = "http", verify: Any = True) -> None:
+        """Poll /readyz (it needs no credentials) until 200, failing after `timeout`."""
+        deadline = time.monotonic() + timeout
+        url = f"{scheme}://{self.address}/readyz"
+        while requests.get(url, timeout=5, verify=verify).status_code != 200:
+            assert time.monotonic() < deadline, "never ready"
+            time.sleep(0.1)
 
     def event(self, name: str) -> dict[str, Any]:
         return next(e for e in self.events if e.get("event") == name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,14 +21,6 @@ class Daemon(ExporterProcess):
             *args, env=dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y")
         )
         self.url = "http://" + self.address
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if requests.get(self.url + "/readyz", timeout=5).status_code == 200:
-                return
-            time.sleep(0.1)
-        raise AssertionError("never ready")
 
 
 @pytest.fixture

@@ -173,10 +173,7 @@ def fleet_identity(m: Samples) -> set[tuple[str, ...]]:
 def first_fleet(*args: str) -> set[tuple[str, ...]]:
     d = Demo("--poll-interval", "1s", *args)
     try:
-        deadline = time.monotonic() + 30
-        while requests.get(d.url + "/readyz", timeout=5).status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        d.wait_ready()
         # The initial fleet is seeded before the first poll; later arrivals depend on timing.
         _, m = d.scrape()
         return fleet_identity(m)

@@ -105,12 +105,7 @@ def tls_daemon(
         assert exporter.event("listening").get("tls") is True
         daemon = TlsDaemon(exporter.proc, exporter.address, pki, exporter.log)
         # /readyz needs no credentials (kubelet probes carry none).
-        deadline = time.monotonic() + 30
-        while (
-            requests.get(daemon.url + "/readyz", verify=str(pki.ca), timeout=5).status_code != 200
-        ):
-            assert time.monotonic() < deadline, "never ready"
-            time.sleep(0.1)
+        exporter.wait_ready(scheme="https", verify=str(pki.ca))
         yield daemon
     finally:
         _, _, full_log = exporter.stop()
