@@ -68,11 +68,9 @@ def plan(settings: Settings, demo: Any = None) -> Plan:
         max_attempts=settings.api_max_attempts,
     )
     if demo is not None:
-        # moto has no rate limits worth honouring; the demo should converge at once.
         aws = replace(
             aws,
             endpoint_url=demo.endpoint_url,
-            describe_rps=max(settings.describe_rps, 50.0),
             access_key_id=demo.access_key_id,
             secret_access_key=demo.secret_access_key,
         )

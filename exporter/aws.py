@@ -1,13 +1,21 @@
 """The AWS client layer: the only module that imports aiobotocore.
 
-One aiobotocore client per (account, region) target, adaptive retries, a token-bucket
-rate limiter per operation, and every HTTP attempt counted by outcome through botocore's
-`needs-retry` event (which fires once per attempt, success included).
+One aiobotocore client per (account, region) target, a discovered rate per operation
+(exporter.ratelimit: the quota is found, not configured), our own retries, and every HTTP
+attempt counted by outcome through botocore's `needs-retry` event (which fires once per
+attempt, success included).
+
+botocore's own retries are off (one attempt per botocore call) because they would fight the
+rate: its adaptive mode keeps a second, slower rate of its own, and its standard mode
+retries a throttled call at once, at the rate that was just throttled. Here a throttled
+attempt cuts the discovered rate and waits for a token at the new rate; a server or network
+error backs off exponentially with jitter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -23,6 +31,7 @@ from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .model import Target
+from .ratelimit import DiscoveredRate
 from .selfmetrics import SelfMetrics
 
 #: Every AWS operation this code calls, as IAM actions (deploy/iam-policy.json is tested
@@ -32,6 +41,7 @@ OPERATIONS_USED: frozenset[str] = frozenset(
         "sagemaker:ListTrainingJobs",
         "sagemaker:DescribeTrainingJob",
         "sagemaker:ListTags",
+        "sagemaker:Search",
         "sts:AssumeRole",
         "sts:GetCallerIdentity",
     }
@@ -52,6 +62,23 @@ THROTTLE_CODES = frozenset(
 NOT_FOUND_CODES = frozenset(
     {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
 )
+ACCESS_DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "NotAuthorized"}
+)
+
+#: Where each operation's discovered rate starts (calls/s): about what SageMaker allows an
+#: account by default where that is known (List is the tightest), and slow start finds
+#: the rest within seconds. Describe and ListTags start higher: a cold sync is mostly them.
+INITIAL_RATES: dict[str, float] = {
+    "ListTrainingJobs": 2.0,
+    "DescribeTrainingJob": 10.0,
+    "ListTags": 10.0,
+    "Search": 1.0,
+}
+#: A throttled attempt costs the server nothing and the rate paces the retry, so throttles
+#: get more attempts than errors do, but not forever.
+MAX_THROTTLED_ATTEMPTS = 8
+BACKOFF_BASE, BACKOFF_CAP = 0.2, 5.0
 
 
 class ApiError(Exception):
@@ -61,6 +88,10 @@ class ApiError(Exception):
         super().__init__(f"{operation}: {code}: {message}")
         self.operation, self.outcome, self.code = operation, outcome, code
 
+    @property
+    def access_denied(self) -> bool:
+        return self.code in ACCESS_DENIED_CODES
+
 
 class JobNotFound(Exception):
     """DescribeTrainingJob says the job does not exist (any more)."""
@@ -69,38 +100,14 @@ class JobNotFound(Exception):
 @dataclass(frozen=True, slots=True)
 class AwsSettings:
     endpoint_url: str | None = None
-    list_rps: float = 2.0
-    describe_rps: float = 10.0
-    max_concurrency: int = 8
+    list_rps: float | None = None  # optional caps on the discovered rates
+    describe_rps: float | None = None
+    max_concurrency: int = 32
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
     max_attempts: int = 4
     access_key_id: str | None = None  # explicit base credentials (the demo); else the chain
     secret_access_key: str | None = None
-
-
-class RateLimiter:
-    """Token bucket: at most `rate` calls per second on average, bursts up to `burst`."""
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate)
-        self._tokens = self.burst
-        self._last = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        if self.rate <= 0:
-            return
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-                self._last = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
 def _garbled(parsed: Any, operation: Any) -> bool:
@@ -146,6 +153,11 @@ def classify_error(operation: str, exc: Exception) -> ApiError:
     return ApiError(operation, "server_error", type(exc).__name__, str(exc))
 
 
+def backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff before retry number `attempt` (1, 2, ...)."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+
 def account_from_role_arn(arn: str) -> str:
     parts = arn.split(":")
     return parts[4] if len(parts) > 5 and parts[4].isdigit() else ""
@@ -162,10 +174,14 @@ class SageMakerTarget:
         self._metrics = metrics
         self._stack = AsyncExitStack()
         self._client: Any = None
-        self._limits = {
-            "ListTrainingJobs": RateLimiter(settings.list_rps),
-            "DescribeTrainingJob": RateLimiter(settings.describe_rps),
-            "ListTags": RateLimiter(settings.describe_rps),
+        caps = {
+            "ListTrainingJobs": settings.list_rps,
+            "DescribeTrainingJob": settings.describe_rps,
+            "ListTags": settings.describe_rps,
+        }
+        self.rates = {
+            op: DiscoveredRate(initial, caps.get(op), on_change=self._rate_setter(op))
+            for op, initial in INITIAL_RATES.items()
         }
         self.describe_slots = asyncio.Semaphore(settings.max_concurrency)
         #: HTTP attempts so far; the sync engine logs the difference per cycle.
@@ -173,6 +189,13 @@ class SageMakerTarget:
         # Attempts made before the account id is known (GetCallerIdentity itself) are
         # counted once it is, so no series carries a placeholder account label.
         self._pending: list[tuple[str, str]] = []
+
+    def _rate_setter(self, op: str) -> Any:
+        def publish(rate: float) -> None:
+            if self.account_id:
+                self._metrics.api_rate_limit.labels(op, self.region, self.account_id).set(rate)
+
+        return publish
 
     def _count_attempt(
         self, response: Any = None, caught_exception: Any = None, operation: Any = None, **_: Any
@@ -195,13 +218,17 @@ class SageMakerTarget:
             session.set_credentials(s.access_key_id, s.secret_access_key)
         return session
 
-    def _config(self) -> AioConfig:
+    def _config(self, retries: bool = False) -> AioConfig:
+        """botocore retries only for STS (see the module docstring for why not elsewhere)."""
         s = self._settings
         return AioConfig(
             region_name=self.region,
             connect_timeout=s.connect_timeout,
             read_timeout=s.read_timeout,
-            retries={"mode": "adaptive", "total_max_attempts": s.max_attempts},
+            retries={
+                "mode": "standard",
+                "total_max_attempts": s.max_attempts if retries else 1,
+            },
             max_pool_connections=max(10, s.max_concurrency + 2),
             user_agent_extra="sagemaker-training-exporter",
         )
@@ -220,7 +247,7 @@ class SageMakerTarget:
                     service,
                     region_name=self.region,
                     endpoint_url=self._settings.endpoint_url,
-                    config=self._config(),
+                    config=self._config(retries=True),
                     **kwargs,
                 )
 
@@ -245,15 +272,31 @@ class SageMakerTarget:
         await self._stack.aclose()
 
     async def _call(self, operation: str, method: str, **params: Any) -> Mapping[str, Any]:
-        limiter = self._limits.get(operation)
-        if limiter:
-            await limiter.acquire()
+        rate = self.rates.get(operation)
         start = time.monotonic()
+        attempt = throttled = 0
         try:
-            result: Mapping[str, Any] = await getattr(self._client, method)(**params)
-            return result
-        except Exception as exc:
-            raise classify_error(operation, exc) from exc
+            while True:
+                sent_at = await rate.acquire() if rate else time.monotonic()
+                attempt += 1
+                try:
+                    result: Mapping[str, Any] = await getattr(self._client, method)(**params)
+                except Exception as exc:
+                    err = classify_error(operation, exc)
+                    if err.outcome == "throttled" and rate is not None:
+                        rate.on_throttle(sent_at)
+                        throttled += 1
+                        if throttled < MAX_THROTTLED_ATTEMPTS:
+                            continue  # the cut rate paces the retry
+                    elif err.outcome in ("server_error", "network_error") and (
+                        attempt - throttled < self._settings.max_attempts
+                    ):
+                        await asyncio.sleep(backoff(attempt - throttled))
+                        continue
+                    raise err from exc
+                if rate is not None:
+                    rate.on_success()
+                return result
         finally:
             self._metrics.api_duration.labels(operation).observe(time.monotonic() - start)
 
@@ -267,7 +310,7 @@ class SageMakerTarget:
                 "sts",
                 region_name=self.region,
                 endpoint_url=self._settings.endpoint_url,
-                config=self._config(),
+                config=self._config(retries=True),
             ) as sts:
                 ident = await sts.get_caller_identity()
         except Exception as exc:
@@ -278,6 +321,8 @@ class SageMakerTarget:
         for op, outcome in self._pending:
             self._metrics.api_requests.labels(op, self.region, self.account_id, outcome).inc()
         self._pending.clear()
+        for op, rate in self.rates.items():
+            self._rate_setter(op)(rate.rate)
         return self.account_id
 
     async def list_training_jobs(self, **params: Any) -> Mapping[str, Any]:
@@ -307,3 +352,9 @@ class SageMakerTarget:
             token = page.get("NextToken")
             if not token:
                 return tags
+
+    def describe_rate(self) -> float:
+        return self.rates["DescribeTrainingJob"].rate
+
+    async def search_training_jobs(self, **params: Any) -> Mapping[str, Any]:
+        return await self._call("Search", "search", Resource="TrainingJob", **params)

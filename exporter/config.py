@@ -79,13 +79,22 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "retention", "duration", 86400.0, "How long finished jobs stay exported after they end."
     ),
-    Option("max-concurrency", "int", 8, "Concurrent DescribeTrainingJob calls per account/region."),
-    Option("list-rps", "float", 2.0, "ListTrainingJobs calls per second per account/region."),
+    Option(
+        "max-concurrency", "int", 32, "Concurrent DescribeTrainingJob calls per account/region."
+    ),
+    Option(
+        "list-rps",
+        "float",
+        None,
+        "Optional cap on ListTrainingJobs calls per second per account/region (default: "
+        "none; the rate is discovered from throttling, see sagemaker_exporter_api_rate_limit).",
+    ),
     Option(
         "describe-rps",
         "float",
-        10.0,
-        "DescribeTrainingJob/ListTags calls per second per account/region.",
+        None,
+        "Optional cap on DescribeTrainingJob/ListTags calls per second per account/region "
+        "(default: none; discovered like --list-rps).",
     ),
     Option("api-timeout", "duration", 20.0, "Read timeout of one AWS API attempt."),
     Option(
@@ -153,9 +162,9 @@ class Settings:
     refresh_interval: float = 900.0
     reconcile_interval: float = 600.0
     retention: float = 86400.0
-    max_concurrency: int = 8
-    list_rps: float = 2.0
-    describe_rps: float = 10.0
+    max_concurrency: int = 32
+    list_rps: float | None = None
+    describe_rps: float | None = None
     api_timeout: float = 20.0
     api_max_attempts: int = 4
     include: tuple[re.Pattern[str], ...] = ()
@@ -289,7 +298,7 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
     for name in ("poll-interval", "refresh-interval", "reconcile-interval", "retention"):
         check(name, values.get(name, 1) > 0, "must be greater than zero")
     for name in ("list-rps", "describe-rps"):
-        check(name, values.get(name, 1) > 0, "must be greater than zero")
+        check(name, values.get(name) is None or values[name] > 0, "must be greater than zero")
     check("max-concurrency", values.get("max-concurrency", 1) >= 1, "must be at least 1")
     check("api-timeout", values.get("api-timeout", 1) > 0, "must be greater than zero")
     check("api-max-attempts", values.get("api-max-attempts", 1) >= 1, "must be at least 1")

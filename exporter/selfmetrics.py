@@ -16,7 +16,7 @@ from . import __version__
 from .model import TERMINAL_STATUSES
 
 OUTCOMES = ("ok", "throttled", "client_error", "server_error", "network_error")
-OPERATIONS = ("ListTrainingJobs", "DescribeTrainingJob", "ListTags")
+OPERATIONS = ("ListTrainingJobs", "DescribeTrainingJob", "ListTags", "Search")
 
 
 class SelfMetrics:
@@ -73,6 +73,27 @@ class SelfMetrics:
             ["region", "account_id", "result"],
             registry=r,
         )
+        self.api_rate_limit = Gauge(
+            "sagemaker_exporter_api_rate_limit",
+            "Calls per second the exporter allows itself for this operation: discovered from "
+            "throttling (the API's quota, found), capped by --list-rps/--describe-rps if set.",
+            ["operation", "region", "account_id"],
+            registry=r,
+        )
+        self.backfill_pending = Gauge(
+            "sagemaker_exporter_backfill_pending_jobs",
+            "Jobs listed by the initial sync (backfill) that are not on /metrics yet; "
+            "0 once it is complete.",
+            ["region", "account_id"],
+            registry=r,
+        )
+        self.search_enabled = Gauge(
+            "sagemaker_exporter_search_enabled",
+            "1 if the backfill reads finished jobs through sagemaker:Search, 0 if it fell back "
+            "to ListTrainingJobs + DescribeTrainingJob (AccessDenied).",
+            ["region", "account_id"],
+            registry=r,
+        )
         self.finished = Counter(
             "sagemaker_training_jobs_finished",
             "Training jobs that reached a terminal status while watched.",
@@ -90,6 +111,7 @@ class SelfMetrics:
             self.finished.labels(region, account_id, status)
         self.target_up.labels(region, account_id).set(0)
         self.tracked_jobs.labels(region, account_id).set(0)
+        self.search_enabled.labels(region, account_id).set(1)
 
     def reference(self) -> list[tuple[str, str, tuple[str, ...], str]]:
         """(name, type, label names, help) of every metric here, for the generated docs."""
@@ -103,6 +125,9 @@ class SelfMetrics:
             self.target_up,
             self.tracked_jobs,
             self.polls,
+            self.api_rate_limit,
+            self.backfill_pending,
+            self.search_enabled,
             self.finished,
         ):
             suffix = "_total" if metric._type == "counter" else ""

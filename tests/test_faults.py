@@ -196,15 +196,17 @@ async def test_throttled_fraction_converges_with_bounded_retries() -> None:
         assert throttled < r.described  # no storm: ~0.3/0.7 retries per call, not more
 
 
-async def test_fifty_concurrent_scrapes_during_a_poll_each_see_one_snapshot() -> None:
-    # Slow describes stretch the cold poll; bodies are parsed after it, since parsing in
-    # this event loop would stall the poll it is meant to overlap.
-    async with rig("--retention", "3650d", "--describe-rps", "1000", "--max-concurrency", "8",
+async def test_scrapes_during_the_backfill_each_see_one_consistent_batch() -> None:
+    """The backfill commits in batches: running jobs show first, every scrape is one
+    consistent snapshot (tracked_jobs and pending agree with the body) and passes the
+    parser. Search is denied here, so every job is described (the slow path)."""
+    async with rig("--retention", "3650d", "--max-concurrency", "8",
                    jobs=60, in_progress=20, timeout=10.0,
-                   latency_ms_by_op={"DescribeTrainingJob": 100.0}) as (fake, h):
+                   latency_ms_by_op={"DescribeTrainingJob": 300.0}) as (fake, h):
+        fake.inject("access_denied", operation="Search")
+        running = set(fake.job_names("InProgress")) | set(fake.job_names("Stopping"))
         poll = asyncio.create_task(h.poll())
         bodies: list[str] = []
-        rounds = 0
         async with aiohttp.ClientSession() as session:
 
             async def one() -> str:
@@ -214,20 +216,28 @@ async def test_fifty_concurrent_scrapes_during_a_poll_each_see_one_snapshot() ->
 
             while not poll.done():
                 seen = fake.calls("DescribeTrainingJob")
-                bodies += await asyncio.gather(*(one() for _ in range(50)))
-                rounds += 1
-                # next round once the store has changed (or the poll ended)
+                bodies += await asyncio.gather(*(one() for _ in range(20)))
                 while fake.calls("DescribeTrainingJob") == seen and not poll.done():
                     await asyncio.sleep(0.005)
         [r] = await poll
-        assert r.ok and r.described == 60 and rounds > 1
-        for body in set(bodies):  # scrapes between two changes are byte-identical
+        assert r.ok and r.described == 60 and r.searched == 0
+        counts = []
+        for body in bodies:
             s = parse_exposition(body)
             jobs = {dict(k)["training_job"] for k in find(s, J + "info")}
-            # tracked_jobs exists from the first cycle's start; it must agree with the body,
-            # however far the cycle had got when the scrape landed.
-            assert value(s, "sagemaker_exporter_tracked_jobs") in (len(jobs), None)
-            assert len(jobs) in (0, 60), "a scrape saw a half-applied cycle"
+            tracked = value(s, "sagemaker_exporter_tracked_jobs")
+            pending = value(s, "sagemaker_exporter_backfill_pending_jobs")
+            assert tracked in (len(jobs), None), "tracked_jobs disagrees with the body"
+            if jobs and pending is not None:
+                assert len(jobs) + pending <= 60
+            if jobs and not counts:
+                assert jobs <= running, "the first batch on /metrics holds finished jobs"
+            if jobs:
+                counts.append(len(jobs))
+        assert any(0 < n < 60 for n in counts), f"no partial batch seen: {sorted(set(counts))}"
+        s = await h.scrape()
+        assert value(s, "sagemaker_exporter_backfill_pending_jobs") == 0
+        assert value(s, "sagemaker_exporter_search_enabled") == 0
 
 
 async def test_one_failing_region_does_not_stop_the_other() -> None:
