@@ -75,9 +75,9 @@ INITIAL_RATES: dict[str, float] = {
     "ListTags": 10.0,
     "Search": 1.0,
 }
-#: A throttled attempt costs the server nothing and the rate paces the retry, so throttles
-#: get more attempts than errors do, but not forever.
-MAX_THROTTLED_ATTEMPTS = 8
+#: A throttled attempt costs the server little and the cut rate paces the retry, so a call
+#: gets this many times --api-max-attempts for throttles, but not forever.
+THROTTLED_ATTEMPTS_FACTOR = 2
 BACKOFF_BASE, BACKOFF_CAP = 0.2, 5.0
 
 
@@ -286,7 +286,7 @@ class SageMakerTarget:
                     if err.outcome == "throttled" and rate is not None:
                         rate.on_throttle(sent_at)
                         throttled += 1
-                        if throttled < MAX_THROTTLED_ATTEMPTS:
+                        if throttled < THROTTLED_ATTEMPTS_FACTOR * self._settings.max_attempts:
                             continue  # the cut rate paces the retry
                     elif err.outcome in ("server_error", "network_error") and (
                         attempt - throttled < self._settings.max_attempts

@@ -65,8 +65,10 @@ def test_iam_policy_allows_exactly_the_operations_the_code_calls() -> None:
 
 def test_iam_policy_scopes_resources_where_the_action_allows_it() -> None:
     allowed = _allowed(_json(DEPLOY / "iam-policy.json"))
-    # ListTrainingJobs has no resource type in the service authorization reference.
+    # ListTrainingJobs and Search have no resource type in the service authorization
+    # reference.
     assert allowed.pop("sagemaker:ListTrainingJobs") == {"*"}
+    assert allowed.pop("sagemaker:Search") == {"*"}
     for action in ("sagemaker:DescribeTrainingJob", "sagemaker:ListTags"):
         assert allowed.pop(action) == {"arn:aws:sagemaker:*:*:training-job/*"}
     (role,) = allowed.pop("sts:AssumeRole")
