@@ -6,8 +6,9 @@ against a quota of 100/s made a cold sync 11x slower than the API allows) or too
 storm of throttles). `DiscoveredRate` paces calls with a token bucket whose rate it moves,
 the way TCP CUBIC (and botocore's adaptive mode) move a window:
 
-- slow start: until the first throttle, every success raises the rate by SLOW_START_STEP,
-  so a busy caller's rate grows exponentially;
+- slow start: until the first throttle, every success multiplies the rate by
+  SLOW_START_GROWTH, so a busy caller's rate grows exponentially, and faster the more calls
+  it makes (x1.05 a second at 1 call/s, x2.7 at 20/s);
 - on a throttle: the rate actually sent at becomes W_max, and the rate is cut to
   BETA x W_max; one cut per round trip (a throttle of a call sent before the last cut says
   nothing new);
@@ -33,7 +34,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-SLOW_START_STEP = 0.5  # calls/s added per success until the first throttle
+SLOW_START_GROWTH = 1.05  # per success, until the first throttle
 BETA = 0.8
 RECOVER = 8.0  # s from BETA x W_max back to W_max (K) ...
 RECOVER_CALLS = 40  # ... or this many calls at W_max, whichever is longer ...
@@ -109,7 +110,7 @@ class DiscoveredRate:
     def on_success(self) -> None:
         t = self._clock() - self._last_cut
         if self.w_max is None or t > 2 * self._k:
-            target = self.rate + SLOW_START_STEP
+            target = self.rate * SLOW_START_GROWTH
         else:
             target = self.w_max * (1 + (1 - BETA) * ((t - self._k) / self._k) ** 3)
         self._set(min(target, max(2 * self._measured, FLOOR)))

@@ -15,13 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
-    "1 cold sync": 2,
+    "1 cold sync": 3,
     "2 steady state": 1,
     "3 scrape": 2,
     "4 memory": 1,
     "5 throttled": 1,
-    "6 naive baseline": 1,
-    "7 search api": 1,
 }
 
 
