@@ -24,6 +24,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "steady": {"in_progress": 200, "poll": 0.75, "cycles": 4},
         "scrape": {"jobs": [1000], "n": 30, "n_baseline": 5},
         "memory": 2000,
+        "exporter_memory": 1000,
         "throttled": {"jobs": 25, "timeout": 60},
     },
     # full: the figures of docs/benchmarks.md
@@ -34,6 +35,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "steady": {"in_progress": 1000, "poll": 3.0, "cycles": 20},
         "scrape": {"jobs": [1000, 10_000], "n": 200, "n_baseline": 20},
         "memory": 10_000,
+        "exporter_memory": 10_000,
         "throttled": {"jobs": 200, "timeout": 600},
     },
 }

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import baselines
-from bench.harness import ENV, ROOT, ExporterProcess, FakeProcess, metric, wait_for
+from bench.harness import (
+    ENV,
+    ROOT,
+    ExporterProcess,
+    FakeProcess,
+    metric,
+    rss_bytes,
+    wait_for,
+)
 
 RETENTION = "8d"  # the fake's finished jobs span 7 days: every job counts
 SINCE_DAYS = 8
@@ -268,5 +276,36 @@ def throttled(size: dict[str, Any]) -> list[Row]:
                  "warning_lines": warnings})]
 
 
+def _exporter_rss(jobs: int, running: int) -> int:
+    """RSS of a real exporter process after the backfill of `jobs` jobs and one scrape."""
+    with (
+        FakeProcess("--jobs", str(jobs), "--in-progress", str(running),
+                    "--tick-interval", "0") as fake,
+        ExporterProcess(fake.url, "--retention", RETENTION) as exp,
+    ):
+        exp.wait_ready(600)
+        time.sleep(3)  # the describes of running jobs shown from Search, the precompression
+        exp.metrics()
+        time.sleep(1)
+        return rss_bytes(exp.proc.pid)
+
+
+def exporter_memory(size: dict[str, Any]) -> list[Row]:
+    """Scenario 8: RSS per tracked job of the real exporter process (store, model, sync
+    bookkeeping, clients), as the RSS difference between a backfill of N/10 and of N jobs,
+    in one run, with 10% and with 30% of the jobs running."""
+    big = size["exporter_memory"]
+    small = big // 10
+    rows = []
+    for share in (0.1, 0.3):
+        lo = _exporter_rss(small, int(small * share))
+        hi = _exporter_rss(big, int(big * share))
+        kib = (hi - lo) / (big - small) / 1024
+        rows.append(Row("8 exporter memory", f"{small:,} -> {big:,} jobs, {share:.0%} running: "
+                        "RSS per tracked job", "KiB", kib, None, "", None, "<= 4 KiB/job",
+                        kib <= 4, {"rss_small_mib": lo / 2**20, "rss_big_mib": hi / 2**20}))
+    return rows
+
+
 SCENARIOS = {"cold": cold_sync, "steady": steady_state, "scrape": scrape, "memory": memory,
-             "throttled": throttled}
+             "throttled": throttled, "exporter_memory": exporter_memory}

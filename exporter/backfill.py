@@ -43,7 +43,9 @@ from .store import JobStore
 
 FLUSH_SECONDS = 0.25
 WORKERS = 64
-RUNNING, FINISHED = 0, 1  # describe priorities
+# Describe priorities: jobs not on /metrics yet (running first), then running jobs already
+# shown from a Search record (their describe adds detail, not presence).
+RUNNING, FINISHED, COVERED = 0, 1, 2
 
 Commit = Callable[[dict[str, TrainingJob | None], set[str]], None]
 
@@ -97,8 +99,8 @@ class Backfill:
         ended = job.training_end or job.last_modified or job.created
         return ended is None or ended >= now - self.settings.retention
 
-    def _enqueue(self, priority: int, name: str) -> None:
-        if name not in self.queued:
+    def _enqueue(self, priority: int, name: str, again: bool = False) -> None:
+        if again or name not in self.queued:
             self.queued.add(name)
             self._seq += 1
             self.queue.put_nowait((priority, self._seq, name))
@@ -177,7 +179,12 @@ class Backfill:
 
     async def _worker(self, result: CycleResult) -> None:
         while True:
-            _, _, name = await self.queue.get()
+            priority, _, name = await self.queue.get()
+            if priority == RUNNING and name not in self.unseen:
+                # Shown from Search meanwhile: jobs not on /metrics at all go first.
+                self._enqueue(COVERED, name, again=True)
+                self.queue.task_done()
+                continue
             self.inflight.add(name)
             try:
                 await self._describe(name, result)

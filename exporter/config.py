@@ -101,7 +101,9 @@ OPTIONS: tuple[Option, ...] = (
         "api-max-attempts",
         "int",
         4,
-        "Attempts per AWS API call, first try included (botocore adaptive retries).",
+        "Attempts per AWS API call for server and network errors, first try included "
+        "(jittered exponential backoff); throttled attempts get twice as many, paced by the "
+        "discovered rate.",
     ),
     Option("include", "list", [], "Only export jobs whose name matches this regex; repeatable."),
     Option("exclude", "list", [], "Never export jobs whose name matches this regex; repeatable."),

@@ -20,6 +20,7 @@ EXPECTED = {
     "3 scrape": 2,
     "4 memory": 1,
     "5 throttled": 1,
+    "8 exporter memory": 2,
 }
 
 
