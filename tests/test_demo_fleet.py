@@ -385,8 +385,12 @@ def test_spot_job_resumes_training_after_interruption(run: Run) -> None:
 
 
 def _fleet_signature(seed: int, arrivals: int) -> tuple[set[tuple[str, str, str]], set[str]]:
-    """Initial fleet as (target, name, scenario) and names of the first live arrivals seen."""
+    """Initial fleet as (target, name, scenario) and names of the first live arrivals seen.
+
+    The initial fleet is told apart by creation time, not by what the first listing
+    happens to see: on a loaded machine a live arrival can land before that listing."""
     env = DemoEnvironment(seed=seed, speed=SPEED, regions=("us-east-1",))
+    started = datetime.now(UTC)
     env.start()
     try:
         clients = [(t, boto3.client("sagemaker", **_session_kwargs(env, t)))
@@ -394,6 +398,8 @@ def _fleet_signature(seed: int, arrivals: int) -> tuple[set[tuple[str, str, str]
         initial: set[tuple[str, str, str]] = set()
         for t, sm in clients:
             for s in _summaries(sm):
+                if s["CreationTime"] >= started:
+                    continue  # a live arrival
                 tags = sm.list_tags(ResourceArn=s["TrainingJobArn"])["Tags"]
                 scenario = next(x["Value"] for x in tags if x["Key"] == "demo-scenario")
                 initial.add((t.account_id, s["TrainingJobName"], scenario))
