@@ -30,9 +30,11 @@ from typing import Any
 
 from aiohttp import web
 
+from bench import fake_sagemaker_cloudwatch as cloudwatch
 from bench.fake_sagemaker_control import control_routes
 from bench.fake_sagemaker_data import Doc, generate
 from bench.fake_sagemaker_faults import (
+    CLOUDWATCH_OPERATIONS,
     OPERATIONS,
     FaultKind,
     FaultPlan,
@@ -94,6 +96,8 @@ class FakeSageMaker:
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
+        #: CloudWatch: (host dimension, metric name) -> the percent of every datapoint.
+        self.cloudwatch_value: Callable[[str, str], float] = lambda host, metric: 50.0
 
     def _build_store(self) -> JobStore:
         count, running, now = self._spec
@@ -104,6 +108,7 @@ class FakeSageMaker:
     async def start(self) -> None:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post("/", self._api)
+        app.router.add_post("/service/{service}/operation/{op}", self._cbor_api)
         control_routes(app, self)
         # handler_cancellation: a hung "timeout" handler ends when the client gives up
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
@@ -360,6 +365,47 @@ class FakeSageMaker:
         return self._response(200, body)
 
 
+    async def _cbor_api(self, request: web.Request) -> web.Response:
+        """CloudWatch (Smithy RPC v2 CBOR): rate limits and throttle/access_denied/
+        server_error faults apply as for SageMaker; other fault kinds are ignored."""
+        region, account = caller(request.headers.get("Authorization", ""), self.account_id,
+                                 self.region)
+        op = request.match_info["op"]
+
+        def answer(status: int, body: bytes, **headers: str) -> web.Response:
+            self._request_no += 1
+            return web.Response(status=status, body=body, headers={
+                "Content-Type": cloudwatch.CONTENT_TYPE, "smithy-protocol": "rpc-v2-cbor",
+                "x-amzn-RequestId": f"fake-{self._request_no:012d}", **headers})
+
+        def error(status: int, code: str, message: str) -> web.Response:
+            return answer(status, cloudwatch.encode_error(code, message))
+
+        if op not in CLOUDWATCH_OPERATIONS:
+            self._stats.record(op, "error")
+            return error(400, "UnknownOperationException", f"Unknown operation {op!r}")
+        bucket = self._buckets.get(op)
+        rule = self._faults.pick(op, region, account)
+        if (bucket is not None and not bucket.take()) or (rule and rule.kind == "throttle"):
+            self._stats.record(op, "throttled")
+            return answer(400, cloudwatch.encode_error("ThrottlingException", "Rate exceeded"),
+                          **{"x-amzn-query-error": "Throttling;Sender"})
+        if rule is not None and rule.kind == "access_denied":
+            self._stats.record(op, "error", rule.kind)
+            return error(400, "AccessDeniedException", _CANNED["access_denied"].message)
+        if rule is not None and rule.kind == "server_error":
+            self._stats.record(op, "error", rule.kind)
+            return error(500, "InternalServiceError", "Internal error")
+        try:
+            body = cloudwatch.get_metric_data(cloudwatch.decode(await request.read()),
+                                              self.clock(), self.cloudwatch_value)
+        except (KeyError, TypeError, ValueError) as exc:
+            self._stats.record(op, "error")
+            return error(400, "InvalidParameterValueException", f"Invalid request: {exc}")
+        self._stats.record(op, "ok")
+        return answer(200, body)
+
+
 def _abort(request: web.Request, *, rst: bool) -> None:
     transport = request.transport
     if transport is None:
@@ -374,7 +420,7 @@ def _abort(request: web.Request, *, rst: bool) -> None:
 
 
 def _check_op(operation: str) -> str:
-    if operation not in OPERATIONS:
+    if operation not in OPERATIONS + CLOUDWATCH_OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}; one of {OPERATIONS}")
     return operation
 
