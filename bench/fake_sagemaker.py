@@ -108,7 +108,6 @@ class FakeSageMaker:
     async def start(self) -> None:
         app = web.Application(client_max_size=1 << 20)
         app.router.add_post("/", self._api)
-        app.router.add_post("/service/{service}/operation/{op}", self._cbor_api)
         control_routes(app, self)
         # handler_cancellation: a hung "timeout" handler ends when the client gives up
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
@@ -292,7 +291,8 @@ class FakeSageMaker:
         if "X-Amz-Target" not in request.headers:  # STS: query protocol, form-encoded body
             return await self._sts(request, account)
         service, _, op = request.headers.get("X-Amz-Target", "").partition(".")
-        if service != "SageMaker" or op not in OPERATIONS:
+        cw = service == cloudwatch.SERVICE and op in CLOUDWATCH_OPERATIONS
+        if not cw and (service != "SageMaker" or op not in OPERATIONS):
             self._stats.record(op or "Unknown", "error")
             return self._error(ApiError("UnknownOperationException", f"Unknown operation {op!r}"))
         try:
@@ -305,6 +305,8 @@ class FakeSageMaker:
         delay = self.latency_ms_by_op.get(op, self.latency_ms)
         if delay > 0:
             await asyncio.sleep(delay / 1000)
+        if cw:
+            return await self._cloudwatch(op, params, region, account)
         bucket = self._buckets.get(op)
         if bucket is not None and not bucket.take():
             self._stats.record(op, "throttled")
@@ -365,45 +367,31 @@ class FakeSageMaker:
         return self._response(200, body)
 
 
-    async def _cbor_api(self, request: web.Request) -> web.Response:
-        """CloudWatch (Smithy RPC v2 CBOR): rate limits and throttle/access_denied/
-        server_error faults apply as for SageMaker; other fault kinds are ignored."""
-        region, account = caller(request.headers.get("Authorization", ""), self.account_id,
-                                 self.region)
-        op = request.match_info["op"]
-
-        def answer(status: int, body: bytes, **headers: str) -> web.Response:
-            self._request_no += 1
-            return web.Response(status=status, body=body, headers={
-                "Content-Type": cloudwatch.CONTENT_TYPE, "smithy-protocol": "rpc-v2-cbor",
-                "x-amzn-RequestId": f"fake-{self._request_no:012d}", **headers})
-
-        def error(status: int, code: str, message: str) -> web.Response:
-            return answer(status, cloudwatch.encode_error(code, message))
-
-        if op not in CLOUDWATCH_OPERATIONS:
-            self._stats.record(op, "error")
-            return error(400, "UnknownOperationException", f"Unknown operation {op!r}")
+    async def _cloudwatch(self, op: str, params: Doc, region: str,
+                          account: str) -> web.Response:
+        """CloudWatch: rate limits and throttle/access_denied/server_error faults apply as
+        for SageMaker; other fault kinds are ignored."""
         bucket = self._buckets.get(op)
         rule = self._faults.pick(op, region, account)
         if (bucket is not None and not bucket.take()) or (rule and rule.kind == "throttle"):
-            self._stats.record(op, "throttled")
-            return answer(400, cloudwatch.encode_error("ThrottlingException", "Rate exceeded"),
-                          **{"x-amzn-query-error": "Throttling;Sender"})
-        if rule is not None and rule.kind == "access_denied":
+            self._stats.record(op, "throttled", rule.kind if rule else None)
+            resp = self._error(ApiError("ThrottlingException", "Rate exceeded"))
+            resp.headers.update(cloudwatch.THROTTLE_HEADERS)
+            return resp
+        if rule is not None and rule.kind in ("access_denied", "server_error"):
             self._stats.record(op, "error", rule.kind)
-            return error(400, "AccessDeniedException", _CANNED["access_denied"].message)
-        if rule is not None and rule.kind == "server_error":
-            self._stats.record(op, "error", rule.kind)
-            return error(500, "InternalServiceError", "Internal error")
+            if rule.kind == "server_error":
+                return self._error(ApiError("InternalServiceError", "Internal error", 500))
+            return self._error(_CANNED["access_denied"])
         try:
-            body = cloudwatch.get_metric_data(cloudwatch.decode(await request.read()),
-                                              self.clock(), self.cloudwatch_value)
+            body = cloudwatch.get_metric_data(params, self.clock(), self.cloudwatch_value)
         except (KeyError, TypeError, ValueError) as exc:
             self._stats.record(op, "error")
-            return error(400, "InvalidParameterValueException", f"Invalid request: {exc}")
+            return self._error(ApiError("InvalidParameterValueException", f"Invalid: {exc}"))
         self._stats.record(op, "ok")
-        return answer(200, body)
+        resp = self._response(200, body)
+        resp.headers["Content-Type"] = cloudwatch.CONTENT_TYPE
+        return resp
 
 
 def _abort(request: web.Request, *, rst: bool) -> None:

@@ -23,7 +23,7 @@ from aiobotocore.session import AioSession
 
 from ..aws import AwsSettings, classify_attempt, classify_error
 from ..model import Target
-from ..selfmetrics import SelfMetrics
+from ..selfmetrics import OUTCOMES, SelfMetrics
 
 
 class ServiceClients:
@@ -49,6 +49,12 @@ class ServiceClients:
         self._clients: dict[str, Any] = {}
         self._pending: list[tuple[str, str]] = []
         self.attempts = 0
+
+    def init_operations(self, account_id: str, operations: tuple[str, ...]) -> None:
+        """Start the request counters of these operations at zero for every outcome."""
+        for op in operations:
+            for outcome in OUTCOMES:
+                self._metrics.api_requests.labels(op, self.region, account_id, outcome)
 
     def _count_attempt(
         self, response: Any = None, caught_exception: Any = None, operation: Any = None, **_: Any

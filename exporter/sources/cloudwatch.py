@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import structlog
 
 from ..aws import ApiError
-from ..metrics.cloudwatch_self import CloudWatchMetrics, UtilizationStore
+from ..metrics.cloudwatch_self import OPERATIONS, CloudWatchMetrics, UtilizationStore
 from ..metrics.utilization import (
     MAX_QUERIES,
     Devices,
@@ -51,6 +51,8 @@ MAX_PAGES = 100  # a guard against a server that hands out tokens forever
 
 class Clients(Protocol):
     """What the source needs of sources.awsclient.ServiceClients."""
+
+    def init_operations(self, account_id: str, operations: tuple[str, ...]) -> None: ...
 
     async def call(
         self, service: str, operation: str, method: str, **params: Any
@@ -106,6 +108,7 @@ class DeviceCatalog:
         return self._known.get(instance_type)
 
     async def resolve(self, clients: Clients, types: Iterable[str]) -> None:
+        failed: dict[str, str] = {}
         for itype in sorted(set(types) - set(self._known)):
             try:
                 # One type a call: one unknown type fails a whole multi-type call.
@@ -120,12 +123,15 @@ class DeviceCatalog:
                     self._known[itype] = None
                     self._log.warning("instance type unknown to EC2", instance_type=itype)
                 else:
-                    self._log.warning("DescribeInstanceTypes failed", error=str(err))
+                    failed[itype] = err.code
                 continue
             infos = page.get("InstanceTypes") or []
             self._known[itype] = parse_instance_type(infos[0]) if infos else None
             if self._known[itype] is None:
                 self._log.warning("no vCPU count for instance type", instance_type=itype)
+        if failed:
+            # Once per cycle; the types are asked again next cycle.
+            self._log.warning("DescribeInstanceTypes failed", errors=failed)
 
 
 @dataclass(slots=True)
@@ -207,6 +213,7 @@ class CloudWatchSource:
             return result  # the SageMaker poller has not resolved the account yet
         if self._initialized != account:
             self.metrics.init_target(self.region, account)
+            self.clients.init_operations(account, OPERATIONS)
             self._initialized = account
         now = self.clock()
         running, final, keep = self._plan(now)
