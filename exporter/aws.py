@@ -34,6 +34,9 @@ OPERATIONS_USED: frozenset[str] = frozenset(
         "sagemaker:ListTags",
         "sts:AssumeRole",
         "sts:GetCallerIdentity",
+        # --cloudwatch (exporter/sources/cloudwatch.py)
+        "cloudwatch:GetMetricData",
+        "ec2:DescribeInstanceTypes",
     }
 )
 

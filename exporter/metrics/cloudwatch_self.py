@@ -22,8 +22,8 @@ class CloudWatchMetrics:
         r = self.registry = CollectorRegistry(auto_describe=True)
         self.requested = Counter(
             "sagemaker_exporter_cloudwatch_metrics_requested",
-            "CloudWatch metrics requested with GetMetricData (what CloudWatch bills), "
-            "every attempt's queries counted.",
+            "CloudWatch metrics requested with GetMetricData (what CloudWatch bills): the "
+            "queries of every call, failed calls included.",
             ["region", "account_id"],
             registry=r,
         )
