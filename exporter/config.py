@@ -156,6 +156,7 @@ DEMO_DEFAULTS = {
     "poll-interval": 5.0,
     "refresh-interval": 15.0,
     "reconcile-interval": 60.0,
+    "cloudwatch": True,  # the demo publishes utilisation to its embedded CloudWatch
     "cloudwatch-interval": 15.0,
 }
 
