@@ -55,8 +55,9 @@ class CloudWatchMetrics:
         )
 
     def init_target(self, region: str, account_id: str) -> None:
+        # `up` stays absent until the first cycle ends: a 0 while the first cycle runs
+        # would read as a failure.
         self.requested.labels(region, account_id)
-        self.up.labels(region, account_id).set(0)
         for result in ("success", "failure"):
             self.cycles.labels(region, account_id, result)
         for reason in WARNINGS:
