@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qs
 
 from aiohttp import web
 
@@ -281,7 +282,14 @@ class FakeSageMaker:
         rid = f"fake-{self._request_no:012d}"
         if self.latency_ms > 0:
             await asyncio.sleep(self.latency_ms / 1000)
-        op, status, body = sts_answer(await request.read(), account, rid)
+        raw = await request.read()
+        form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        if form.get("Action") == "DescribeInstanceTypes":  # EC2, for --cloudwatch
+            op = "DescribeInstanceTypes"
+            status, body = cloudwatch.describe_instance_types(form, rid)
+            self._stats.record(op, "ok" if status == 200 else "error")
+            return web.Response(status=status, body=body, content_type="text/xml")
+        op, status, body = sts_answer(raw, account, rid)
         self._stats.record(op, "ok" if status == 200 else "error")
         return web.Response(status=status, body=body, content_type="text/xml")
 

@@ -35,3 +35,32 @@ def get_metric_data(params: dict[str, Any], now: float,
         results.append({"Id": q["Id"], "Label": metric["MetricName"], "Timestamps": stamps,
                         "Values": [v] * len(stamps), "StatusCode": "Complete"})
     return json.dumps({"MetricDataResults": results, "Messages": []}).encode()
+
+
+#: EC2 DescribeInstanceTypes for the fake: vCPUs and GPUs of the types the fake's jobs use
+#: (EC2's published figures), so the CloudWatch source can turn percents into ratios.
+DEVICES = {"m5.xlarge": (4, 0), "m5.4xlarge": (16, 0), "c5.2xlarge": (8, 0),
+           "c5.4xlarge": (16, 0), "g5.2xlarge": (8, 1), "g5.12xlarge": (48, 4),
+           "p3.2xlarge": (8, 1), "p4d.24xlarge": (96, 8), "trn1.32xlarge": (128, 0)}
+_EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+
+
+def describe_instance_types(form: dict[str, str], request_id: str) -> tuple[int, bytes]:
+    """EC2 query protocol: InstanceTypes.N -> (HTTP status, XML body)."""
+    asked = [v for k, v in sorted(form.items()) if k.startswith("InstanceType.")]
+    unknown = [t for t in asked if t not in DEVICES]
+    if unknown:
+        return 400, (f"<Response><Errors><Error><Code>InvalidInstanceType</Code><Message>The "
+                     f"following supplied instance types do not exist: [{', '.join(unknown)}]"
+                     f"</Message></Error></Errors><RequestID>{request_id}</RequestID>"
+                     f"</Response>").encode()
+    items = []
+    for t in asked:
+        vcpus, gpus = DEVICES[t]
+        gpu = (f"<gpuInfo><gpus><item><count>{gpus}</count></item></gpus></gpuInfo>"
+               if gpus else "")
+        items.append(f"<item><instanceType>{t}</instanceType><vCpuInfo><defaultVCpus>{vcpus}"
+                     f"</defaultVCpus></vCpuInfo>{gpu}</item>")
+    return 200, (f'<DescribeInstanceTypesResponse xmlns="{_EC2_NS}"><requestId>{request_id}'
+                 f"</requestId><instanceTypeSet>{''.join(items)}</instanceTypeSet>"
+                 f"</DescribeInstanceTypesResponse>").encode()

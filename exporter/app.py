@@ -8,6 +8,7 @@ server and the AWS clients, exit 0.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 import signal
 import sys
@@ -102,6 +103,20 @@ def load_web_config(path: str | None) -> tuple[Any, Authenticator | None]:
     return wc.ssl_context(), auth
 
 
+class ExtraFamilies:
+    """Families of optional sources (--cloudwatch), served after the job and self families:
+    (plain text, gzip member) producers; the host series cache their gzip per change."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[Callable[[], bytes], Callable[[], bytes]]] = []
+
+    def plain(self) -> bytes:
+        return b"".join(plain() for plain, _ in self.parts)
+
+    def gzip(self) -> bytes:
+        return b"".join(gz() for _, gz in self.parts)
+
+
 def _account_of(sync: TargetSync) -> Callable[[], str]:
     return lambda: sync.api.account_id
 
@@ -138,7 +153,7 @@ class Exporter:
         self.server: HttpServer | None = None
         # --cloudwatch: per-host utilisation, its own sources, store and self-metrics.
         self.cloudwatch: list[tuple[cw.CloudWatchSource, TargetSync]] = []
-        self._extra: list[Callable[[], bytes]] = []
+        self.extra = ExtraFamilies()
 
     @property
     def ready(self) -> bool:
@@ -205,14 +220,14 @@ class Exporter:
                 settings,
             )
             self.cloudwatch.append((source, sync))
-        self._extra += [out.exposition, metrics.exposition]
+        self.extra.parts += [
+            (out.exposition, out.exposition_gzip),
+            (metrics.exposition, lambda: gzip.compress(metrics.exposition(), 3)),
+        ]
 
     async def poll_cloudwatch(self) -> list[cw.CycleResult]:
         return list(await asyncio.gather(*(c.poll_once() for c, _ in self.cloudwatch)))
 
-    def extra_exposition(self) -> bytes:
-        """Families of optional sources (--cloudwatch), after the job and self families."""
-        return b"".join(f() for f in self._extra)
 
     async def start_http(self) -> HttpServer:
         app = build_app(
@@ -221,7 +236,7 @@ class Exporter:
             lambda: self.ready,
             lambda: [t.key for t in self.plan.targets],
             self._http_config,
-            self.extra_exposition,
+            self.extra,
         )
         self.server = HttpServer(app, self._http_config)
         await self.server.start()
@@ -232,7 +247,7 @@ class Exporter:
         return list(await asyncio.gather(*(s.poll_once() for s in self.syncs)))
 
     def exposition(self) -> bytes:
-        return self.store.exposition() + self.metrics.exposition() + self.extra_exposition()
+        return self.store.exposition() + self.metrics.exposition() + self.extra.plain()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every target until `stop`; give running cycles a short grace, then cancel."""

@@ -44,19 +44,27 @@ class HttpConfig:
     demo: bool = False
 
 
+class Extra(Protocol):
+    """Families of optional sources (--cloudwatch), appended to the body."""
+
+    def plain(self) -> bytes: ...
+
+    def gzip(self) -> bytes: ...  # gzip member(s), cached by the source
+
+
 def metrics_body(
     store: JobStore,
     metrics: SelfMetrics,
     accept_encoding: str,
-    extra: Callable[[], bytes] | None = None,
+    extra: Extra | None = None,
 ) -> tuple[bytes, bool]:
     """The scrape body and whether it is gzip. Gzip members concatenate into one valid
-    stream, so the cached job part is compressed once per change, not once per scrape.
-    `extra`: families of optional sources (--cloudwatch), appended."""
-    own = metrics.exposition() + (extra() if extra is not None else b"")
+    stream, so the cached job part is compressed once per change, not once per scrape."""
+    own = metrics.exposition()
     if "gzip" in accept_encoding:
-        return store.exposition_gzip() + gzip.compress(own, compresslevel=3), True
-    return store.exposition() + own, False
+        more = extra.gzip() if extra is not None else b""
+        return store.exposition_gzip() + gzip.compress(own, compresslevel=3) + more, True
+    return store.exposition() + own + (extra.plain() if extra is not None else b""), False
 
 
 def _landing(demo: bool, targets: list[str]) -> str:
@@ -82,7 +90,7 @@ def build_app(
     ready: Callable[[], bool],
     targets: Callable[[], list[str]],
     config: HttpConfig,
-    extra: Callable[[], bytes] | None = None,
+    extra: Extra | None = None,
 ) -> web.Application:
     middlewares = []
     if config.authenticator is not None:

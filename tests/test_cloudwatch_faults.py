@@ -5,6 +5,8 @@ and is counted under its own outcome and up gauge."""
 
 from __future__ import annotations
 
+from bench.fake_sagemaker_cloudwatch import DEVICES
+
 from .conftest import Samples, find, value
 from .test_faults import ACCOUNT, US, rig
 
@@ -40,11 +42,14 @@ async def test_throttled_cloudwatch_leaves_the_sagemaker_target_up() -> None:
         [cycle] = await h.exporter.poll_cloudwatch()
         s = await h.scrape()
         assert cycle.ok and gauge(s, "sagemaker_exporter_cloudwatch_up") == 1
-        # The fake answers 50 % for every metric; EC2 is not in the fake, so the device
-        # counts are unknown and only memory and disk (0..100 already) are exported.
+        # The fake answers 50 % for every metric, and EC2's device counts from its table.
         samples = find(s, U)
-        assert samples and set(samples.values()) == {0.5}
-        assert {dict(k)["resource"] for k in samples} == {"memory", "disk"}
+        assert samples
+        for labels, v in samples.items():
+            d = dict(labels)
+            vcpus, gpus = DEVICES.get(d["instance_type"].removeprefix("ml."), (0, 0))
+            per = {"cpu": vcpus, "gpu": gpus, "gpu_memory": gpus}.get(d["resource"], 1)
+            assert v == 0.5 / per, d
         running = {dict(k)["training_job"] for k, v in
                    find(s, "sagemaker_training_job_status", status="InProgress").items() if v}
         assert {dict(k)["training_job"] for k in samples} <= running

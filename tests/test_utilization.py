@@ -133,3 +133,28 @@ def test_budget_is_a_sliding_hour() -> None:
     now[0] = 5400
     assert b.available() == 100
     assert MetricBudget(0).available() is None  # no cap
+
+
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [(["--cloudwatch-budget", "-1"], "--cloudwatch-budget: must not be negative"),
+     (["--cloudwatch-interval", "500ms"], "--cloudwatch-interval: must be at least 1s"),
+     (["--cloudwatch-interval", "soon"], "--cloudwatch-interval: bad duration")],
+)
+def test_bad_cloudwatch_flags_are_one_clear_error(flags: list[str], problem: str) -> None:
+    from exporter.cli import load_settings
+    from exporter.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        load_settings(["--region", "us-east-1", *flags], environ={})
+    assert problem in str(err.value)
+
+
+def test_cloudwatch_defaults_and_demo() -> None:
+    from exporter.cli import load_settings
+
+    s = load_settings(["--region", "us-east-1"], environ={})
+    assert (s.cloudwatch, s.cloudwatch_interval, s.cloudwatch_budget) == (False, 300.0, 36000)
+    demo = load_settings(["--demo"], environ={})
+    assert demo.cloudwatch and demo.cloudwatch_interval == 15.0
+    assert not load_settings(["--demo", "--no-cloudwatch"], environ={}).cloudwatch

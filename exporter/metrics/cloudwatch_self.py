@@ -6,6 +6,8 @@ failure never marks the SageMaker target down) and its own small store.
 
 from __future__ import annotations
 
+import gzip
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import generate_latest
 
@@ -85,9 +87,18 @@ class UtilizationStore:
 
     def __init__(self) -> None:
         self._chunks: dict[str, tuple[bytes, ...]] = {}
+        self._gzip: bytes | None = None
 
     def replace(self, target: str, chunks: tuple[bytes, ...]) -> None:
         self._chunks[target] = chunks
+        self._gzip = None
+
+    def exposition_gzip(self) -> bytes:
+        """One gzip member, compressed once per change rather than once per scrape: at
+        3,000 hosts the text is ~2.7 MB."""
+        if self._gzip is None:
+            self._gzip = gzip.compress(self.exposition(), 1)
+        return self._gzip
 
     def exposition(self) -> bytes:
         parts: list[bytes] = []

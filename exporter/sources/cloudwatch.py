@@ -100,6 +100,8 @@ class DeviceCatalog:
     def __init__(self) -> None:
         self._known: dict[str, Devices | None] = {}
         self._log = structlog.get_logger("cloudwatch")
+        # Targets resolve concurrently: one asks, the others wait and find the answer cached.
+        self._lock = asyncio.Lock()
 
     def has(self, instance_type: str) -> bool:
         return instance_type in self._known
@@ -108,6 +110,10 @@ class DeviceCatalog:
         return self._known.get(instance_type)
 
     async def resolve(self, clients: Clients, types: Iterable[str]) -> None:
+        async with self._lock:
+            await self._resolve(clients, types)
+
+    async def _resolve(self, clients: Clients, types: Iterable[str]) -> None:
         failed: dict[str, str] = {}
         for itype in sorted(set(types) - set(self._known)):
             try:
