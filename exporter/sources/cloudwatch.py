@@ -242,6 +242,8 @@ class CloudWatchSource:
             self.metrics.warnings.labels(self.region, account, "budget_exhausted").inc(
                 result.skipped
             )
+        # Reserved now, before any await: targets run concurrently and share the budget.
+        self.budget.spend(len(chosen))
         # A job without any host to ask about (no instance count) counts as fetched.
         fetched_jobs = {j.name for j in running + final if not job_hosts(j)}
         for start in range(0, len(chosen), MAX_QUERIES):
@@ -275,9 +277,10 @@ class CloudWatchSource:
             "ScanBy": "TimestampDescending",
         }
         results: list[Mapping[str, Any]] = []
-        for _ in range(MAX_PAGES):
+        for page_no in range(MAX_PAGES):
+            if page_no:
+                self.budget.spend(len(batch))  # the first page was reserved by the cycle
             # Counted before the call: a failed or retried call may still be billed.
-            self.budget.spend(len(batch))
             self.metrics.requested.labels(self.region, account).inc(len(batch))
             result.requested += len(batch)
             page = await self.clients.call(
