@@ -64,3 +64,23 @@ async def test_throttled_cloudwatch_leaves_the_sagemaker_target_up() -> None:
         assert gmd(s2, "client_error") == 1  # not retried: denied stays denied
         # The last good samples are still served.
         assert find(s2, U) == samples
+
+
+async def test_targets_share_one_budget() -> None:
+    """Two targets (one fake answers both regions with the same fleet), each with far more
+    than one 500-query call to make: together they never exceed the hourly budget."""
+    budget = 1200
+    async with rig("--cloudwatch", "--cloudwatch-budget", str(budget), "--region", US,
+                   "--region", "eu-west-1", jobs=250, in_progress=200) as (fake, h):
+        await h.poll()
+        results = await h.exporter.poll_cloudwatch()
+        for _ in range(2):
+            results += await h.exporter.poll_cloudwatch()
+        s = await h.scrape()
+    assert all(r.ok for r in results)
+    requested = sum(find(s, "sagemaker_exporter_cloudwatch_metrics_requested_total").values())
+    skipped = sum(find(s, "sagemaker_exporter_cloudwatch_warnings_total",
+                       reason="budget_exhausted").values())
+    assert budget - 10 <= requested <= budget  # whole hosts: at most one host's worth left
+    assert skipped > budget  # each target alone wanted more than the whole budget
+    assert fake.calls("GetMetricData", "ok") >= 3  # more than one call of 500 queries
