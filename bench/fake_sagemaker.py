@@ -27,12 +27,15 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from bench import fake_sagemaker_cloudwatch as cloudwatch
 from bench.fake_sagemaker_control import control_routes
 from bench.fake_sagemaker_data import Doc, generate
 from bench.fake_sagemaker_faults import (
+    CLOUDWATCH_OPERATIONS,
     OPERATIONS,
     FaultKind,
     FaultPlan,
@@ -94,6 +97,8 @@ class FakeSageMaker:
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
+        #: CloudWatch: (host dimension, metric name) -> the percent of every datapoint.
+        self.cloudwatch_value: Callable[[str, str], float] = lambda host, metric: 50.0
 
     def _build_store(self) -> JobStore:
         count, running, now = self._spec
@@ -277,7 +282,14 @@ class FakeSageMaker:
         rid = f"fake-{self._request_no:012d}"
         if self.latency_ms > 0:
             await asyncio.sleep(self.latency_ms / 1000)
-        op, status, body = sts_answer(await request.read(), account, rid)
+        raw = await request.read()
+        form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        if form.get("Action") == "DescribeInstanceTypes":  # EC2, for --cloudwatch
+            op = "DescribeInstanceTypes"
+            status, body = cloudwatch.describe_instance_types(form, rid)
+            self._stats.record(op, "ok" if status == 200 else "error")
+            return web.Response(status=status, body=body, content_type="text/xml")
+        op, status, body = sts_answer(raw, account, rid)
         self._stats.record(op, "ok" if status == 200 else "error")
         return web.Response(status=status, body=body, content_type="text/xml")
 
@@ -287,7 +299,8 @@ class FakeSageMaker:
         if "X-Amz-Target" not in request.headers:  # STS: query protocol, form-encoded body
             return await self._sts(request, account)
         service, _, op = request.headers.get("X-Amz-Target", "").partition(".")
-        if service != "SageMaker" or op not in OPERATIONS:
+        cw = service == cloudwatch.SERVICE and op in CLOUDWATCH_OPERATIONS
+        if not cw and (service != "SageMaker" or op not in OPERATIONS):
             self._stats.record(op or "Unknown", "error")
             return self._error(ApiError("UnknownOperationException", f"Unknown operation {op!r}"))
         try:
@@ -300,6 +313,8 @@ class FakeSageMaker:
         delay = self.latency_ms_by_op.get(op, self.latency_ms)
         if delay > 0:
             await asyncio.sleep(delay / 1000)
+        if cw:
+            return await self._cloudwatch(op, params, region, account)
         bucket = self._buckets.get(op)
         if bucket is not None and not bucket.take():
             self._stats.record(op, "throttled")
@@ -360,6 +375,33 @@ class FakeSageMaker:
         return self._response(200, body)
 
 
+    async def _cloudwatch(self, op: str, params: Doc, region: str,
+                          account: str) -> web.Response:
+        """CloudWatch: rate limits and throttle/access_denied/server_error faults apply as
+        for SageMaker; other fault kinds are ignored."""
+        bucket = self._buckets.get(op)
+        rule = self._faults.pick(op, region, account)
+        if (bucket is not None and not bucket.take()) or (rule and rule.kind == "throttle"):
+            self._stats.record(op, "throttled", rule.kind if rule else None)
+            resp = self._error(ApiError("ThrottlingException", "Rate exceeded"))
+            resp.headers.update(cloudwatch.THROTTLE_HEADERS)
+            return resp
+        if rule is not None and rule.kind in ("access_denied", "server_error"):
+            self._stats.record(op, "error", rule.kind)
+            if rule.kind == "server_error":
+                return self._error(ApiError("InternalServiceError", "Internal error", 500))
+            return self._error(_CANNED["access_denied"])
+        try:
+            body = cloudwatch.get_metric_data(params, self.clock(), self.cloudwatch_value)
+        except (KeyError, TypeError, ValueError) as exc:
+            self._stats.record(op, "error")
+            return self._error(ApiError("InvalidParameterValueException", f"Invalid: {exc}"))
+        self._stats.record(op, "ok")
+        resp = self._response(200, body)
+        resp.headers["Content-Type"] = cloudwatch.CONTENT_TYPE
+        return resp
+
+
 def _abort(request: web.Request, *, rst: bool) -> None:
     transport = request.transport
     if transport is None:
@@ -374,7 +416,7 @@ def _abort(request: web.Request, *, rst: bool) -> None:
 
 
 def _check_op(operation: str) -> str:
-    if operation not in OPERATIONS:
+    if operation not in OPERATIONS + CLOUDWATCH_OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}; one of {OPERATIONS}")
     return operation
 

@@ -23,6 +23,7 @@ FaultKind = Literal[
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 OPERATIONS = ("ListTrainingJobs", "DescribeTrainingJob", "ListTags", "Search")
+CLOUDWATCH_OPERATIONS = ("GetMetricData",)  # served by fake_sagemaker_cloudwatch
 OUTCOMES = ("ok", "throttled", "error")
 # vanish needs a job named by the request; other operations ignore vanish rules
 VANISH_OPERATIONS = frozenset({"DescribeTrainingJob", "ListTags"})
@@ -49,8 +50,9 @@ class FaultRule:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {FAULT_KINDS}")
-        if self.operation is not None and self.operation not in OPERATIONS:
-            raise ValueError(f"unknown operation {self.operation!r}; one of {OPERATIONS}")
+        known = OPERATIONS + CLOUDWATCH_OPERATIONS
+        if self.operation is not None and self.operation not in known:
+            raise ValueError(f"unknown operation {self.operation!r}; one of {known}")
         if not 0.0 <= self.fraction <= 1.0:
             raise ValueError("fraction must be within [0, 1]")
         if self.count is not None and self.count < 1:

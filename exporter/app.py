@@ -8,12 +8,14 @@ server and the AWS clients, exit 0.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -24,6 +26,9 @@ from .model import Target
 from .selfmetrics import SelfMetrics
 from .store import JobStore
 from .sync import CycleResult, SyncSettings, TargetSync
+
+if TYPE_CHECKING:
+    from .sources import cloudwatch as cw
 
 DRAIN_SECONDS = 2.0
 
@@ -96,6 +101,28 @@ def load_web_config(path: str | None) -> tuple[Any, Authenticator | None]:
     return wc.ssl_context(), auth
 
 
+class ExtraFamilies:
+    """Families of optional sources (--cloudwatch), served after the job and self families:
+    (plain text, gzip member) producers; the host series cache their gzip per change."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[Callable[[], bytes], Callable[[], bytes]]] = []
+
+    def plain(self) -> bytes:
+        return b"".join(plain() for plain, _ in self.parts)
+
+    def gzip(self) -> bytes:
+        return b"".join(gz() for _, gz in self.parts)
+
+
+def _account_of(sync: TargetSync) -> Callable[[], str]:
+    return lambda: sync.api.account_id
+
+
+def _synced_of(sync: TargetSync) -> Callable[[], bool]:
+    return lambda: sync.synced
+
+
 class Exporter:
     """Targets, sync engines, store and HTTP server, wired; an async context manager.
 
@@ -122,6 +149,9 @@ class Exporter:
             demo=demo is not None,
         )
         self.server: HttpServer | None = None
+        # --cloudwatch: per-host utilisation, its own sources, store and self-metrics.
+        self.cloudwatch: list[tuple[cw.CloudWatchSource, TargetSync]] = []
+        self.extra = ExtraFamilies()
 
     @property
     def ready(self) -> bool:
@@ -146,6 +176,8 @@ class Exporter:
                 self.syncs.append(
                     TargetSync(client, self.store, self.metrics, sync_settings, target.key)
                 )
+            if s.cloudwatch:
+                await self._start_cloudwatch()
         except BaseException:
             await self._stack.aclose()
             raise
@@ -154,6 +186,47 @@ class Exporter:
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
 
+    async def _start_cloudwatch(self) -> None:
+        from .metrics.cloudwatch_self import CloudWatchMetrics, UtilizationStore
+        from .sources import cloudwatch as cw
+        from .sources.awsclient import ServiceClients
+
+        s = self.settings
+        out, metrics = UtilizationStore(), CloudWatchMetrics()
+        budget, catalog = cw.MetricBudget(s.cloudwatch_budget), cw.DeviceCatalog()
+        settings = cw.CloudWatchSettings(interval=s.cloudwatch_interval)
+        for target, sync in zip(self.plan.targets, self.syncs, strict=True):
+            clients = await self._stack.enter_async_context(
+                ServiceClients(
+                    target,
+                    self.plan.aws,
+                    self.metrics,
+                    ("cloudwatch", "ec2"),
+                    _account_of(sync),
+                )
+            )
+            source = cw.CloudWatchSource(
+                clients,
+                self.store,
+                target.key,
+                target.region,
+                _account_of(sync),
+                out,
+                metrics,
+                budget,
+                catalog,
+                settings,
+            )
+            self.cloudwatch.append((source, sync))
+        self.extra.parts += [
+            (out.exposition, out.exposition_gzip),
+            (metrics.exposition, lambda: gzip.compress(metrics.exposition(), 3)),
+        ]
+
+    async def poll_cloudwatch(self) -> list[cw.CycleResult]:
+        return list(await asyncio.gather(*(c.poll_once() for c, _ in self.cloudwatch)))
+
+
     async def start_http(self) -> HttpServer:
         app = build_app(
             self.store,
@@ -161,6 +234,7 @@ class Exporter:
             lambda: self.ready,
             lambda: [t.key for t in self.plan.targets],
             self._http_config,
+            self.extra,
         )
         self.server = HttpServer(app, self._http_config)
         await self.server.start()
@@ -171,11 +245,15 @@ class Exporter:
         return list(await asyncio.gather(*(s.poll_once() for s in self.syncs)))
 
     def exposition(self) -> bytes:
-        return self.store.exposition() + self.metrics.exposition()
+        return self.store.exposition() + self.metrics.exposition() + self.extra.plain()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every target until `stop`; give running cycles a short grace, then cancel."""
         tasks = [asyncio.create_task(s.run(stop), name=s.key) for s in self.syncs]
+        tasks += [
+            asyncio.create_task(c.run(stop, _synced_of(s)), name=f"cloudwatch {s.key}")
+            for c, s in self.cloudwatch
+        ]
         await stop.wait()
         _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
         for t in pending:
@@ -213,6 +291,7 @@ async def serve(
                 )
             if failed:
                 return 1
+            await exporter.poll_cloudwatch()
             sys.stdout.buffer.write(exporter.exposition())
             sys.stdout.flush()
             return 0

@@ -44,6 +44,9 @@ OPERATIONS_USED: frozenset[str] = frozenset(
         "sagemaker:Search",
         "sts:AssumeRole",
         "sts:GetCallerIdentity",
+        # --cloudwatch (exporter/sources/cloudwatch.py)
+        "cloudwatch:GetMetricData",
+        "ec2:DescribeInstanceTypes",
     }
 )
 

@@ -139,10 +139,37 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("demo-speed", "float", 30.0, "Demo clock acceleration."),
     Option("demo-seed", "int", 1, "Demo random seed (same seed, same fleet)."),
+    Option(
+        "cloudwatch",
+        "bool",
+        False,
+        "Also export per-host CPU, memory, disk and GPU utilisation of running jobs from "
+        "CloudWatch (GetMetricData, billed per metric requested).",
+    ),
+    Option(
+        "cloudwatch-interval",
+        "duration",
+        300.0,
+        "How often to fetch CloudWatch utilisation; each fetch covers every minute since the "
+        "previous one, so a longer interval loses no data, only freshness, and costs less.",
+    ),
+    Option(
+        "cloudwatch-budget",
+        "int",
+        36000,
+        "Most CloudWatch metrics requested per sliding hour, all targets together (0: no cap); "
+        "when it binds, the hosts fetched least recently go first.",
+    ),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 #: A simulated fleet moves in minutes, so the demo polls faster unless told otherwise.
-DEMO_DEFAULTS = {"poll-interval": 5.0, "refresh-interval": 15.0, "reconcile-interval": 60.0}
+DEMO_DEFAULTS = {
+    "poll-interval": 5.0,
+    "refresh-interval": 15.0,
+    "reconcile-interval": 60.0,
+    "cloudwatch": True,  # the demo publishes utilisation to its embedded CloudWatch
+    "cloudwatch-interval": 15.0,
+}
 
 
 def _truthy(value: Any) -> bool:
@@ -180,6 +207,9 @@ class Settings:
     demo: bool = False
     demo_speed: float = 30.0
     demo_seed: int = 1
+    cloudwatch: bool = False
+    cloudwatch_interval: float = 300.0
+    cloudwatch_budget: int = 36000
 
 
 def parse_duration(text: str | float | int) -> float:
@@ -305,6 +335,8 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
     check("api-timeout", values.get("api-timeout", 1) > 0, "must be greater than zero")
     check("api-max-attempts", values.get("api-max-attempts", 1) >= 1, "must be at least 1")
     check("demo-speed", values.get("demo-speed", 1) > 0, "must be greater than zero")
+    check("cloudwatch-interval", values.get("cloudwatch-interval", 60) >= 1, "must be at least 1s")
+    check("cloudwatch-budget", values.get("cloudwatch-budget", 0) >= 0, "must not be negative")
 
     patterns: dict[str, list[re.Pattern[str]]] = {"include": [], "exclude": []}
     for name in patterns:
@@ -369,5 +401,8 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
         demo=values["demo"],
         demo_speed=values["demo-speed"],
         demo_seed=values["demo-seed"],
+        cloudwatch=values["cloudwatch"],
+        cloudwatch_interval=values["cloudwatch-interval"],
+        cloudwatch_budget=values["cloudwatch-budget"],
     )
     return settings

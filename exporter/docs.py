@@ -9,6 +9,8 @@ import sys
 
 from .config import OPTIONS
 from .families import FAMILIES, IDENTITY_LABELS
+from .metrics import utilization
+from .metrics.cloudwatch_self import CloudWatchMetrics
 from .selfmetrics import SelfMetrics
 
 METRICS_BEGIN, METRICS_END = "<!-- metrics:begin -->", "<!-- metrics:end -->"
@@ -30,6 +32,9 @@ def metrics_table() -> str:
     for f in FAMILIES:
         extra = ", ".join(f"`{label}`" for label in f.labels)
         rows.append(f"| `{f.name}` | {f.type} | {extra} | {_cell(f.help)} |")
+    for name, mtype, labels, help in utilization.FAMILIES:
+        extra = ", ".join(f"`{label}`" for label in labels)
+        rows.append(f"| `{name}` | {mtype} | {extra} | {_cell(help)} |")
     rows += [
         "",
         "The exporter's own metrics:",
@@ -37,7 +42,7 @@ def metrics_table() -> str:
         "| metric | type | labels | meaning |",
         "|---|---|---|---|",
     ]
-    for name, mtype, labels, doc in SelfMetrics().reference():
+    for name, mtype, labels, doc in SelfMetrics().reference() + CloudWatchMetrics().reference():
         label_text = ", ".join(f"`{label}`" for label in labels)
         rows.append(f"| `{name}` | {mtype} | {label_text} | {_cell(doc)} |")
     rows.append("| `process_*` | | | CPU, memory, file descriptors of the exporter process. |")

@@ -44,13 +44,27 @@ class HttpConfig:
     demo: bool = False
 
 
-def metrics_body(store: JobStore, metrics: SelfMetrics, accept_encoding: str) -> tuple[bytes, bool]:
+class Extra(Protocol):
+    """Families of optional sources (--cloudwatch), appended to the body."""
+
+    def plain(self) -> bytes: ...
+
+    def gzip(self) -> bytes: ...  # gzip member(s), cached by the source
+
+
+def metrics_body(
+    store: JobStore,
+    metrics: SelfMetrics,
+    accept_encoding: str,
+    extra: Extra | None = None,
+) -> tuple[bytes, bool]:
     """The scrape body and whether it is gzip. Gzip members concatenate into one valid
     stream, so the cached job part is compressed once per change, not once per scrape."""
     own = metrics.exposition()
     if "gzip" in accept_encoding:
-        return store.exposition_gzip() + gzip.compress(own, compresslevel=3), True
-    return store.exposition() + own, False
+        more = extra.gzip() if extra is not None else b""
+        return store.exposition_gzip() + gzip.compress(own, compresslevel=3) + more, True
+    return store.exposition() + own + (extra.plain() if extra is not None else b""), False
 
 
 def _landing(demo: bool, targets: list[str]) -> str:
@@ -76,6 +90,7 @@ def build_app(
     ready: Callable[[], bool],
     targets: Callable[[], list[str]],
     config: HttpConfig,
+    extra: Extra | None = None,
 ) -> web.Application:
     middlewares = []
     if config.authenticator is not None:
@@ -98,7 +113,9 @@ def build_app(
         middlewares.append(basic_auth)
 
     async def metrics_handler(request: web.Request) -> web.Response:
-        body, gz = metrics_body(store, metrics, request.headers.get("Accept-Encoding", ""))
+        body, gz = metrics_body(
+            store, metrics, request.headers.get("Accept-Encoding", ""), extra
+        )
         resp = web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
         if gz:
             resp.headers["Content-Encoding"] = "gzip"

@@ -381,6 +381,14 @@ def run_stack(workdir: Path, *exporter_flags: str) -> Iterator[Stack]:
         started_at = time.time()
         exporter, address = start_demo_exporter(workdir / "exporter", *exporter_flags)
         stack.callback(exporter.stop)
+        # Scraping starts once every target finished its first poll, as the rules' 1 s `for`
+        # would otherwise page on target_up's 0 while a slow first poll (a loaded machine)
+        # is still running; production's 15 m `for` never sees it.
+        wait_for(
+            "the demo exporter to be ready",
+            lambda: requests.get(f"http://{address}/readyz", timeout=2).status_code == 200,
+            timeout=60,
+        )
         rules = fast_rule_files(workdir / "rules")
         prometheus = Prometheus.start(
             workdir / "prometheus",

@@ -68,6 +68,14 @@ CONTRACT_METRICS = {
     "sagemaker_exporter_target_up",
     "sagemaker_exporter_tracked_jobs",
     "sagemaker_exporter_polls_total",
+    # --cloudwatch
+    "sagemaker_training_job_host_utilization_ratio",
+    "sagemaker_training_job_host_metrics_timestamp_seconds",
+    "sagemaker_exporter_cloudwatch_metrics_requested_total",
+    "sagemaker_exporter_cloudwatch_up",
+    "sagemaker_exporter_cloudwatch_last_success_timestamp_seconds",
+    "sagemaker_exporter_cloudwatch_cycles_total",
+    "sagemaker_exporter_cloudwatch_warnings_total",
 }
 _METRIC_RE = re.compile(r"\b(sagemaker_[a-z_]+)\b")
 

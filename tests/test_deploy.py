@@ -71,15 +71,19 @@ def test_iam_policy_scopes_resources_where_the_action_allows_it() -> None:
     assert allowed.pop("sagemaker:Search") == {"*"}
     for action in ("sagemaker:DescribeTrainingJob", "sagemaker:ListTags"):
         assert allowed.pop(action) == {"arn:aws:sagemaker:*:*:training-job/*"}
+    # --cloudwatch: neither action has a resource type.
+    for action in ("cloudwatch:GetMetricData", "ec2:DescribeInstanceTypes"):
+        assert allowed.pop(action) == {"*"}
     (role,) = allowed.pop("sts:AssumeRole")
     assert re.fullmatch(r"arn:aws:iam::\*:role/[A-Za-z0-9+=,.@_-]+", role)
     assert not allowed
 
 
-def test_watched_account_policy_is_the_sagemaker_part() -> None:
+def test_watched_account_policy_is_the_reading_part() -> None:
     exporter = _allowed(_json(DEPLOY / "iam-policy.json"))
     watched = _allowed(_json(DEPLOY / "iam-watched-account-policy.json"))
-    assert watched == {k: v for k, v in exporter.items() if k.startswith("sagemaker:")}
+    # Everything but assuming roles: the CloudWatch source reads with the assumed role too.
+    assert watched == {k: v for k, v in exporter.items() if not k.startswith("sts:")}
 
 
 def test_trust_policy_requires_external_id() -> None:

@@ -42,6 +42,9 @@ EXPORTER_FLAGS = (
     "60",
     "--tag-labels",
     "team,project,demo-scenario",
+    "--cloudwatch",
+    "--cloudwatch-interval",
+    "2s",
 )
 DEMO_TARGETS = {
     ("us-east-1", "123456789012"),
@@ -71,6 +74,10 @@ DEMO_ALERTS = {
     "(over 170 instance-hours)",
     "SageMakerTrainingFleetFailureRateHigh": "a 14-trial sweep in one account/region ends "
     "35-65 s after start, 8 trials Failed on a corrupt data shard",
+    "SageMakerTrainingJobGpuIdle": "the stalled job's hosts publish GPUs at 0-4% to moto "
+    "CloudWatch while it is in Training",
+    "SageMakerTrainingHostMemoryHigh": "the stalled job's hosts publish memory at 96-98.5%",
+    "SageMakerTrainingHostDiskFull": "the stalled job's hosts publish disk at 91-95%",
 }
 # Alerts on the exporter that this module causes itself, at the end.
 CAUSED_ALERTS = {
@@ -82,11 +89,18 @@ NOT_TRIGGERABLE = {
     "SageMakerExporterPollsFailing": "the demo's embedded moto never fails a poll",
     "SageMakerExporterPollStale": "the demo's embedded moto never fails a poll",
     "SageMakerExporterThrottled": "moto never throttles",
+    "SageMakerExporterCloudWatchFailing": "the demo's embedded moto CloudWatch never fails",
 }
 # The demo never gets near their inputs: firing would be a false positive.
 MUST_NOT_FIRE = set(NOT_TRIGGERABLE)
 
 RULES = {rule["alert"]: rule for rule in lint.all_alert_rules()}
+# Utilisation alerts: the resource each reads and what its threshold says.
+UTILIZATION_ALERTS = {
+    "SageMakerTrainingJobGpuIdle": ("gpu", lambda v: v < 0.1),
+    "SageMakerTrainingHostMemoryHigh": ("memory", lambda v: v > 0.95),
+    "SageMakerTrainingHostDiskFull": ("disk", lambda v: v > 0.9),
+}
 PER_JOB = {name for name, rule in RULES.items() if "sagemaker_training_job_" in rule["expr"]}
 ENDED_WINDOW = 3600  # the rules' "ended recently" window
 
@@ -234,6 +248,16 @@ def _check_notification(stack: Stack, n: Notification) -> None:
             f"sagemaker_training_job_final_metric_timestamp_seconds{{{sel}}}", at
         )
         assert stamps and all(at - float(s["value"][1]) > 3600 for s in stamps)
+    elif name in UTILIZATION_ALERTS:
+        # The demo makes only the stalled job's hosts idle, nearly out of memory and disk.
+        assert _scenario(stack, sel, at) == "stalled"
+        resource, breach = UTILIZATION_ALERTS[name]
+        host = f', host="{n.labels["host"]}"' if "host" in n.labels else ""
+        ratios = stack.prometheus.query(
+            f'sagemaker_training_job_host_utilization_ratio{{{sel}, resource="{resource}"{host}}}',
+            at,
+        )
+        assert ratios and all(breach(float(r["value"][1])) for r in ratios), ratios
     elif name == "SageMakerTrainingJobOverBudget":
         # Billed instance-hours from the billable seconds and the instance groups.
         (billable,) = stack.prometheus.query(

@@ -16,8 +16,9 @@ from typing import Any
 from exporter.demo.initial import initial_fleet
 from exporter.demo.jobs import LIVE, Features, Placement, make_plan
 from exporter.demo.lifecycles import ARRIVAL_WEIGHTS, HOUR, MIN
-from exporter.demo.moto_backend import MotoServer, SageMakerStore
+from exporter.demo.moto_backend import CloudWatchStore, MotoServer, SageMakerStore
 from exporter.demo.plan import JobPlan, snapshot
+from exporter.demo.utilization import NAMESPACE, datapoints
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ ARRIVAL_EVERY = 6 * MIN  # nominal mean gap between two new jobs, fleet-wide
 FINISHED_TTL = 6 * HOUR  # nominal time a settled job stays in moto before it is deleted
 MIN_TTL = 120.0  # real floor, so a poller always gets to see a finished job
 MAX_JOBS_PER_TARGET = 150  # hard bound on top of the TTL
+PUBLISH_EVERY = 60.0  # real seconds between utilisation datapoints, as SageMaker's 1-minute data
+KEEP_DATAPOINTS = timedelta(minutes=20)
 
 # moto's backend is process-global: two environments at once would see each other's jobs.
 _active_lock = threading.Lock()
@@ -78,6 +81,9 @@ class DemoEnvironment:
         ]
         self._server = MotoServer()
         self._stores: list[SageMakerStore] = []
+        self._metrics: list[CloudWatchStore] = []
+        self._next_publish = utcnow()
+        self._usage = random.Random(f"{seed}/utilization")
         self._jobs: dict[tuple[int, str], _Tracked] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -103,10 +109,12 @@ class DemoEnvironment:
             self._started = True
         try:
             self._stores = [SageMakerStore(t.account_id, t.region) for t in self.targets]
+            self._metrics = [CloudWatchStore(t.account_id, t.region) for t in self.targets]
             self._server.start()
             self.endpoint_url = self._server.endpoint_url
             now = utcnow()
             self._seed_initial(now)
+            self._publish(now)
             self._next_arrival = now + self._gap()
             self._next_prune = now + self._prune_every()
             self._thread = threading.Thread(target=self._run, name="demo-fleet-driver",
@@ -127,6 +135,8 @@ class DemoEnvironment:
         for tracked in self._jobs.values():
             tracked.store.delete(tracked.plan.name)
         self._jobs.clear()
+        for cloudwatch in self._metrics:
+            cloudwatch.prune(datetime.max)
         with _active_lock:
             if self._started:
                 _active = False
@@ -200,9 +210,26 @@ class DemoEnvironment:
                 tracked.store.update(tracked.plan.name, view, now)
                 tracked.view = view
             tracked.written = now
+        if now >= self._next_publish:
+            self._publish(now)
         if now >= self._next_prune:
             self._prune(now)
             self._next_prune = now + self._prune_every()
+
+    def _publish(self, now: datetime) -> None:
+        """One utilisation datapoint per running host and metric, as SageMaker publishes."""
+        for target, cloudwatch in enumerate(self._metrics):
+            data = [
+                point
+                for (t, _), tracked in sorted(self._jobs.items())
+                if t == target
+                for point in datapoints(tracked.plan.name, tracked.plan.scenario,
+                                        tracked.plan.static, tracked.view, now, self._usage)
+            ]
+            if data:
+                cloudwatch.put(NAMESPACE, data)
+            cloudwatch.prune(now - KEEP_DATAPOINTS)
+        self._next_publish = now + timedelta(seconds=PUBLISH_EVERY)
 
     def _prune_every(self) -> timedelta:
         # Rare enough that moto's index-based NextToken seldom shifts under a paginating poller.

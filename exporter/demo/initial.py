@@ -50,7 +50,7 @@ def initial_fleet(rng: random.Random, n_targets: int) -> list[Seeded]:
         ("completed", _ended(rng, 60, 180), f(warm_pool="reused", isolation=True)),
         ("completed", _ended(rng, 120, 300), f(warm_pool="terminated", automl=True)),
         ("capacity-wait", LIVE, f(layout="multi", instance="ml.p4d.24xlarge")),
-        ("stalled", LIVE, f(layout="groups", debug_issues=True, instance="ml.p4d.24xlarge",
+        ("stalled", LIVE, f(layout="multi", debug_issues=True, instance="ml.p4d.24xlarge",
                                  encryption=True)),
         # 8 instances for about a day: also over the per-job instance-hour budget.
         ("near-max-runtime", LIVE, f(profiler=True, kms=True, instance="ml.trn1.32xlarge",

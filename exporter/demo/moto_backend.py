@@ -131,3 +131,26 @@ class SageMakerStore:
         if job is not None and isinstance(tracked, list):
             with contextlib.suppress(ValueError):
                 tracked.remove(job)
+
+
+class CloudWatchStore:
+    """Metric datapoints of one (account, region) in moto's in-process CloudWatch backend.
+
+    put() goes through the backend's own put_metric_data (its validation included). moto
+    keeps every datapoint forever and scans all of them per query, so prune() drops the old
+    ones: the demo's exporter never looks back further than a few minutes. Timestamps are
+    naive UTC, like the ones moto's server stores (an aware one breaks its comparisons).
+    """
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self._backend: Any = get_backend("cloudwatch")[account_id][region]
+
+    def put(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        for start in range(0, len(metric_data), 1000):  # CloudWatch's limit per call
+            self._backend.put_metric_data(namespace, metric_data[start : start + 1000])
+
+    def prune(self, before: datetime) -> None:
+        # A new list in one assignment: a request thread iterating the old one is unaffected.
+        self._backend.metric_data = [
+            md for md in list(self._backend.metric_data) if md.timestamp >= before
+        ]

@@ -1,0 +1,1 @@
+"""Metric family tables and their small stores, one module per subject."""

@@ -1,0 +1,1 @@
+"""Sources that feed the exporter besides the SageMaker poller (one module each)."""

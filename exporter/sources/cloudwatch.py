@@ -1,0 +1,339 @@
+"""The CloudWatch source: per-host utilisation of running training jobs (--cloudwatch).
+
+One source per (account, region), with its own cadence and its own failure: it reads the
+jobs the SageMaker poller keeps in the JobStore, asks CloudWatch for their hosts' newest
+datapoints, and serves them joined with the job's identity labels. A CloudWatch failure is
+counted and logged, the last good samples stay served, and the SageMaker target stays up.
+
+Cost: CloudWatch bills GetMetricData per metric requested, not per datapoint. So each
+(host, metric) is one query whose window covers everything since that host's previous
+fetch (plus a margin for late datapoints), up to 500 queries a call, and a process-wide
+hourly budget caps the metrics requested; when it binds, the hosts fetched least recently
+go first, so every job is still seen, only less often.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from ..aws import ApiError
+from ..metrics.cloudwatch_self import OPERATIONS, CloudWatchMetrics, UtilizationStore
+from ..metrics.utilization import (
+    MAX_QUERIES,
+    Devices,
+    Host,
+    HostSample,
+    Query,
+    ec2_type,
+    job_hosts,
+    metric_queries,
+    newest_points,
+    parse_instance_type,
+    ratio,
+    render,
+    resources_for,
+    wants_hosts,
+)
+from ..model import TrainingJob
+from ..store import JobStore
+
+MAX_PAGES = 100  # a guard against a server that hands out tokens forever
+
+
+class Clients(Protocol):
+    """What the source needs of sources.awsclient.ServiceClients."""
+
+    def init_operations(self, account_id: str, operations: tuple[str, ...]) -> None: ...
+
+    async def call(
+        self, service: str, operation: str, method: str, **params: Any
+    ) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CloudWatchSettings:
+    interval: float = 300.0
+    late: float = 300.0  # re-read this much before the previous fetch: datapoints arrive late
+    first_lookback: float = 600.0  # a host never fetched: its newest point is within this
+    max_lookback: float = 3 * 3600.0  # 500 queries x 180 points stays under 100,800 a call
+    final_delay: float = 120.0  # wait after a job ends before its last fetch (late points)
+
+
+class MetricBudget:
+    """At most `per_hour` metrics requested in any sliding hour, all targets together
+    (0: no cap). Owned by the wiring and shared by every target's source."""
+
+    def __init__(self, per_hour: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_hour = per_hour
+        self._clock = clock
+        self._spent: collections.deque[tuple[float, int]] = collections.deque()
+        self._total = 0
+
+    def available(self) -> int | None:
+        if self.per_hour <= 0:
+            return None
+        horizon = self._clock() - 3600
+        while self._spent and self._spent[0][0] <= horizon:
+            self._total -= self._spent.popleft()[1]
+        return max(0, self.per_hour - self._total)
+
+    def spend(self, n: int) -> None:
+        if n > 0:
+            self._spent.append((self._clock(), n))
+            self._total += n
+
+
+class DeviceCatalog:
+    """vCPU/GPU counts per instance type, from EC2 DescribeInstanceTypes, cached for the
+    process (the same in every region and account). A type EC2 does not know is cached as
+    unknown; a failed call is retried on the next cycle."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, Devices | None] = {}
+        self._log = structlog.get_logger("cloudwatch")
+        # Targets resolve concurrently: one asks, the others wait and find the answer cached.
+        self._lock = asyncio.Lock()
+
+    def has(self, instance_type: str) -> bool:
+        return instance_type in self._known
+
+    def get(self, instance_type: str) -> Devices | None:
+        return self._known.get(instance_type)
+
+    async def resolve(self, clients: Clients, types: Iterable[str]) -> None:
+        async with self._lock:
+            await self._resolve(clients, types)
+
+    async def _resolve(self, clients: Clients, types: Iterable[str]) -> None:
+        failed: dict[str, str] = {}
+        for itype in sorted(set(types) - set(self._known)):
+            try:
+                # One type a call: one unknown type fails a whole multi-type call.
+                page = await clients.call(
+                    "ec2",
+                    "DescribeInstanceTypes",
+                    "describe_instance_types",
+                    InstanceTypes=[ec2_type(itype)],
+                )
+            except ApiError as err:
+                if err.code in ("InvalidInstanceType", "InvalidParameterValue"):
+                    self._known[itype] = None
+                    self._log.warning("instance type unknown to EC2", instance_type=itype)
+                else:
+                    failed[itype] = err.code
+                continue
+            infos = page.get("InstanceTypes") or []
+            self._known[itype] = parse_instance_type(infos[0]) if infos else None
+            if self._known[itype] is None:
+                self._log.warning("no vCPU count for instance type", instance_type=itype)
+        if failed:
+            # Once per cycle; the types are asked again next cycle.
+            self._log.warning("DescribeInstanceTypes failed", errors=failed)
+
+
+@dataclass(slots=True)
+class CycleResult:
+    ok: bool = True
+    requested: int = 0
+    skipped: int = 0
+    hosts: int = 0
+    samples: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class CloudWatchSource:
+    """Fetches per-host utilisation of one (account, region)'s jobs into a UtilizationStore."""
+
+    def __init__(
+        self,
+        clients: Clients,
+        jobs: JobStore,
+        target_key: str,
+        region: str,
+        account_id: Callable[[], str],
+        out: UtilizationStore,
+        metrics: CloudWatchMetrics,
+        budget: MetricBudget,
+        catalog: DeviceCatalog,
+        settings: CloudWatchSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.clients, self.jobs, self.key = clients, jobs, target_key
+        self.region, self.account_id = region, account_id
+        self.out, self.metrics, self.budget, self.catalog = out, metrics, budget, catalog
+        self.settings, self.clock = settings, clock
+        self._fetched: dict[Host, float] = {}  # when each host was last fetched
+        self._samples: dict[tuple[Host, str], HostSample] = {}
+        self._watched: set[str] = set()  # jobs fetched while running: each gets a last fetch
+        self._unknown: set[Host] = set()  # hosts already counted as device_count_unknown
+        self._initialized = ""
+        self._log = structlog.get_logger("cloudwatch").bind(region=region)
+
+    # -- planning ------------------------------------------------------------------------
+    def _plan(self, now: float) -> tuple[list[TrainingJob], list[TrainingJob], set[str]]:
+        """(running jobs to fetch, ended jobs due their last fetch, jobs whose series stay)."""
+        running, final, keep = [], [], set()
+        for job in self.jobs.jobs(self.key):
+            if job.is_active:
+                keep.add(job.name)
+                if wants_hosts(job):
+                    running.append(job)
+            elif job.is_terminal and job.name in self._watched:
+                keep.add(job.name)
+                ended = job.finished_at or now
+                if now - ended >= self.settings.final_delay:
+                    final.append(job)
+        return running, final, keep
+
+    def _queries(self, jobs: Iterable[TrainingJob], account: str) -> list[list[Query]]:
+        """Queries grouped by host, for the budget to take whole hosts."""
+        out = []
+        for job in jobs:
+            for host in job_hosts(job):
+                known = bool(host.instance_type) and self.catalog.has(host.instance_type)
+                devices = self.catalog.get(host.instance_type) if known else None
+                # No count can be had: count it once per host, never guess one.
+                unknowable = devices is None and (known or not host.instance_type)
+                if unknowable and host not in self._unknown:
+                        self._unknown.add(host)
+                        self.metrics.warnings.labels(
+                            self.region, account, "device_count_unknown"
+                        ).inc()
+                out.append([Query(host, r) for r in resources_for(devices)])
+        return out
+
+    # -- one cycle -----------------------------------------------------------------------
+    async def poll_once(self) -> CycleResult:
+        result = CycleResult()
+        account = self.account_id()
+        if not account:
+            return result  # the SageMaker poller has not resolved the account yet
+        if self._initialized != account:
+            self.metrics.init_target(self.region, account)
+            self.clients.init_operations(account, OPERATIONS)
+            self._initialized = account
+        now = self.clock()
+        running, final, keep = self._plan(now)
+        types = {h.instance_type for j in running + final for h in job_hosts(j) if h.instance_type}
+        await self.catalog.resolve(self.clients, types)
+        # Last fetches first (a last chance), then the hosts fetched least recently.
+        final_groups = self._queries(final, account)
+        groups = sorted(
+            self._queries(running, account), key=lambda g: self._fetched.get(g[0].host, 0.0)
+        )
+        groups = [g for g in final_groups + groups if g]
+        allowed = self.budget.available()
+        chosen: list[Query] = []
+        for g in groups:
+            if allowed is not None and len(chosen) + len(g) > allowed:
+                result.skipped += len(g)
+                continue
+            chosen.extend(g)
+        if result.skipped:
+            self.metrics.warnings.labels(self.region, account, "budget_exhausted").inc(
+                result.skipped
+            )
+        # Reserved now, before any await: targets run concurrently and share the budget.
+        self.budget.spend(len(chosen))
+        # A job without any host to ask about (no instance count) counts as fetched.
+        fetched_jobs = {j.name for j in running + final if not job_hosts(j)}
+        for start in range(0, len(chosen), MAX_QUERIES):
+            batch = chosen[start : start + MAX_QUERIES]
+            try:
+                await self._fetch(batch, now, account, result)
+            except ApiError as err:
+                result.ok = False
+                key = f"{err.operation}:{err.code}"
+                result.errors[key] = result.errors.get(key, 0) + 1
+                break  # throttled or denied: the next batches would fare no better
+            fetched_jobs |= {q.host.job for q in batch}
+        self._watched |= {j.name for j in running if j.name in fetched_jobs}
+        self._watched -= {j.name for j in final if j.name in fetched_jobs}
+        self._watched &= {j.name for j in self.jobs.jobs(self.key)}
+        self._samples = {k: s for k, s in self._samples.items() if k[0].job in keep}
+        self._fetched = {h: t for h, t in self._fetched.items() if h.job in keep}
+        self.out.replace(self.key, render(self._samples.values(), self.region, account))
+        self._finish(result, account, len({q.host for q in chosen}))
+        return result
+
+    async def _fetch(self, batch: list[Query], now: float, account: str, result: CycleResult) -> None:
+        s = self.settings
+        since = min(self._fetched.get(q.host, now - s.first_lookback) for q in batch)
+        start = max(since - s.late, now - s.max_lookback)
+        params: dict[str, Any] = {
+            "MetricDataQueries": metric_queries(batch),
+            "StartTime": dt.datetime.fromtimestamp(start, dt.UTC),
+            # The current minute too: its datapoint may already be there.
+            "EndTime": dt.datetime.fromtimestamp(now + 60, dt.UTC),
+            "ScanBy": "TimestampDescending",
+        }
+        results: list[Mapping[str, Any]] = []
+        for page_no in range(MAX_PAGES):
+            if page_no:
+                self.budget.spend(len(batch))  # the first page was reserved by the cycle
+            # Counted before the call: a failed or retried call may still be billed.
+            self.metrics.requested.labels(self.region, account).inc(len(batch))
+            result.requested += len(batch)
+            page = await self.clients.call(
+                "cloudwatch", "GetMetricData", "get_metric_data", **params
+            )
+            results.extend(page.get("MetricDataResults") or [])
+            token = page.get("NextToken")
+            if not token:
+                break
+            params["NextToken"] = token
+        for index, (ts, percent) in newest_points(results).items():
+            if index >= len(batch):
+                continue
+            q = batch[index]
+            devices = self.catalog.get(q.host.instance_type) if q.host.instance_type else None
+            value = ratio(q.resource, percent, devices)
+            key = (q.host, q.resource.name)
+            old = self._samples.get(key)
+            if value is not None and (old is None or ts >= old.timestamp):
+                self._samples[key] = HostSample(q.host, q.resource.name, value, ts)
+        for q in batch:
+            self._fetched[q.host] = now
+
+    def _finish(self, result: CycleResult, account: str, hosts: int) -> None:
+        result.hosts, result.samples = hosts, len(self._samples)
+        m = self.metrics
+        m.up.labels(self.region, account).set(1 if result.ok else 0)
+        m.cycles.labels(self.region, account, "success" if result.ok else "failure").inc()
+        fields = dict(
+            account_id=account,
+            hosts=hosts,
+            requested=result.requested,
+            skipped=result.skipped,
+            samples=result.samples,
+        )
+        if result.ok:
+            m.last_success.labels(self.region, account).set(time.time())
+            self._log.info("cloudwatch", **fields)
+        else:
+            self._log.warning("cloudwatch failed", errors=result.errors, **fields)
+
+    async def run(self, stop: asyncio.Event, ready: Callable[[], bool]) -> None:
+        """Fetch every interval until `stop`, keeping cadence; start once the SageMaker
+        poller has synced the target (before that there are no jobs to ask about)."""
+        while not ready() and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+        while not stop.is_set():
+            began = time.monotonic()
+            try:
+                await self.poll_once()
+            except Exception:  # the daemon must never die because CloudWatch misbehaved
+                self._log.exception("cloudwatch cycle crashed")
+            wait = max(0.0, self.settings.interval - (time.monotonic() - began))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
