@@ -83,14 +83,9 @@ def test_unit_tests_catch_a_broken_rule(tmp_path: Path) -> None:
     shutil.copytree(lint.ALERTS_DIR, tmp_path / "alerts")
     rules = tmp_path / "alerts" / "sagemaker-training-jobs.rules.yml"
     text = rules.read_text(encoding="utf-8")
-    window = ") < 3600\n          )\n        labels:\n          severity: warning\n"
+    window = ") < 3600\n            )\n          )\n        keep_firing_for: 10m\n"
     assert text.count(window) >= 1
-    rules.write_text(
-        text.replace(
-            window, ") > -1\n          )\n        labels:\n          severity: warning\n", 1
-        ),
-        encoding="utf-8",
-    )
+    rules.write_text(text.replace(window, window.replace("< 3600", "> -1"), 1), encoding="utf-8")
     result = lint.promtool("test", "rules", str(tmp_path / "alerts/tests/training-jobs.test.yml"))
     assert result.returncode != 0
     assert "SageMakerTrainingJobFailed" in result.stdout + result.stderr
