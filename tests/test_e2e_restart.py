@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,7 +105,7 @@ def test_kill_9_and_restart_pages_nobody(stack: RestartStack) -> None:
 
     def all_paged() -> set[tuple[str, str]]:
         got = {(n.labels["alertname"], n.labels.get("training_job", "")) for n in hook.firing()}
-        return got if FLEET_ALERTS <= got else set()
+        return got if got >= FLEET_ALERTS else set()
 
     try:
         wait_for("every fleet alert at the webhook", all_paged, timeout=90, every=0.5)
