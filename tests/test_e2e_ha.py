@@ -142,9 +142,9 @@ def test_one_notification_per_alert_with_all_six_and_after_one_of_each_stops(
     settle(2 * PEER_TIMEOUT + 3)
     _assert_once_each(hook)
     after = [n for n in hook.snapshot() if n.received_at > stopped_at]
-    names = sorted((n.labels["alertname"], n.labels.get("training_job", "")) for n in after)
-    assert names == sorted(new | down), names
+    paged_after = sorted((n.labels["alertname"], n.labels.get("training_job", "")) for n in after)
+    assert paged_after == sorted(new | down), paged_after
     (page,) = [n for n in after if n.labels["alertname"] == "SageMakerExporterDown"]
     assert page.labels["instance"] == ha.exporters[0].address
     assert "replica" not in page.labels
-    print(f"after one of each stopped: {len(after)} new notifications: {names}")
+    print(f"after one of each stopped: {len(after)} new notifications: {paged_after}")
