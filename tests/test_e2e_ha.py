@@ -13,6 +13,7 @@ notification per alert.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,8 +21,16 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+import yaml
 
-from .e2e_cluster import PEER_TIMEOUT, AlertmanagerNode, recipe_prometheus_config, start_prometheus
+from . import dashboards_lint as lint
+from .e2e_cluster import (
+    HA_DIR,
+    PEER_TIMEOUT,
+    AlertmanagerNode,
+    recipe_prometheus_config,
+    start_prometheus,
+)
 from .e2e_fleet import FLEET_ALERTS, Exporter, add_failed_job, make_alerting_fleet, settle
 from .e2e_stack import Prometheus, WebhookRecorder, fast_rule_files, wait_for
 from .motofleet import MotoSageMaker
@@ -43,6 +52,26 @@ class HAStack:
         parts += [p.process.log_tail() for p in self.prometheus]
         parts += [a.process.log_tail() for a in self.alertmanagers if a.process]
         return "\n".join(parts)
+
+
+def test_recipe_configs_are_valid_and_the_two_prometheus_differ_only_in_replica() -> None:
+    configs = {}
+    for name in "ab":
+        path = HA_DIR / f"prometheus-{name}.yml"
+        result = lint.promtool("check", "config", str(path))
+        assert result.returncode == 0, result.stdout + result.stderr
+        configs[name] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = {(path.parent / f).resolve() for f in configs[name]["rule_files"]}
+        assert loaded == {p.resolve() for p in lint.rule_files()}
+        assert configs[name]["global"]["external_labels"].pop("replica") == name
+    assert configs["a"] == configs["b"]
+    am = subprocess.run(
+        ["/usr/bin/amtool", "check-config", str(HA_DIR / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert am.returncode == 0, am.stdout + am.stderr
 
 
 @pytest.fixture(scope="module")
