@@ -107,8 +107,11 @@ class Exporter:
         self.starts = 0
         self.process: Process | None = None
 
-    def start(self) -> None:
+    def start(self, new_address: bool = False) -> None:
+        """Start (again); `new_address` is a rescheduled pod: same exporter, another IP:port."""
         self.starts += 1
+        if new_address:
+            self.address = f"127.0.0.1:{free_port()}"
         process = Process(
             f"{self.name}-{self.starts}",
             [

@@ -1,4 +1,5 @@
-"""End to end: kill -9 the exporter, keep it down 20 s, start it again: nobody is paged.
+"""End to end: kill -9 the exporter, keep it down 20 s, start it again (in place, then at a new
+address as a rescheduled pod): nobody is paged.
 
 Real binaries on loopback: moto's SageMaker in this process (it outlives the exporter, as AWS
 does), the exporter as a subprocess polling it, /usr/bin/prometheus with the shipped rules
@@ -100,7 +101,13 @@ def _active_at(prom: Prometheus) -> dict[tuple[tuple[str, str], ...], str]:
     }
 
 
-def test_kill_9_and_restart_pages_nobody(stack: RestartStack) -> None:
+@pytest.mark.parametrize(
+    "new_address", [False, True], ids=["same-address(systemd)", "new-address(pod)"]
+)
+def test_kill_9_and_restart_pages_nobody(stack: RestartStack, new_address: bool) -> None:
+    """Runs twice on the same stack: a restart in place, then one at a new address, as when
+    Kubernetes reschedules the pod (service discovery then swaps the scrape target, so the
+    `instance` label changes)."""
     hook, prom, exporter = stack.webhook, stack.prometheus, stack.exporter
 
     def all_paged() -> set[tuple[str, str]]:
@@ -114,6 +121,7 @@ def test_kill_9_and_restart_pages_nobody(stack: RestartStack) -> None:
     settle(3)  # Alertmanager's group_interval is 1 s: nothing else is on its way
     before = hook.snapshot()
     firing = {_identity(n) for n in before if n.status == "firing"}
+    # one page per alert, ever: also none from an earlier restart of this module
     assert len(before) == len(firing) == len(FLEET_ALERTS), before
     active_before = _active_at(prom)
     assert firing <= set(active_before)
@@ -129,7 +137,11 @@ def test_kill_9_and_restart_pages_nobody(stack: RestartStack) -> None:
     time.sleep(max(0.0, killed_at + DOWN_FOR - time.time()))
 
     restarted_at = time.time()
-    exporter.start()
+    exporter.start(new_address=new_address)
+    if new_address:
+        config = prom.config()
+        config["scrape_configs"][0]["static_configs"] = [{"targets": [exporter.address]}]
+        prom.reload(config)
     back = wait_for(
         "the failed job's series back in Prometheus",
         lambda: prom.query("sagemaker_training_job_failure_info"),
@@ -138,8 +150,9 @@ def test_kill_9_and_restart_pages_nobody(stack: RestartStack) -> None:
     back_at = float(back[0]["value"][0])
     gap = back_at - killed_at
     print(
-        f"\nkill -9 -> restart {restarted_at - killed_at:.1f}s, -> series back "
-        f"{gap:.1f}s (keep_firing_for here {KEEP_FIRING_FOR})"
+        f"\n{'new' if new_address else 'same'} address: kill -9 -> restart "
+        f"{restarted_at - killed_at:.1f}s, -> series back {gap:.1f}s "
+        f"(keep_firing_for here {KEEP_FIRING_FOR})"
     )
     # Alerts re-evaluate true within a second or two of the series' return; then anything a
     # resolution would have sent has had time to arrive.
