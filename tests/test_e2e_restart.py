@@ -165,10 +165,13 @@ def test_kill_9_and_restart_pages_nobody(stack: RestartStack, new_address: bool)
         # the same alert, never restarted: no new activeAt
         assert active_after.get(identity) == active_before[identity], identity
     # The exporter alerts stayed quiet: down 20 s is well inside SageMakerExporterDown's 5m,
-    # and `up` existed throughout (0 while down), so absent() never held.
+    # and `up` existed throughout (0 while down), so absent() did not hold; except, at a new
+    # address, for the moment between the old target's removal and the new one's first scrape,
+    # far inside SageMakerExporterAbsent's 15m.
     since = min(n.received_at for n in before)  # Prometheus had scraped by then
     absent = prom.query_range(f'absent(up{{job="{SCRAPE_JOB}"}})', since, time.time(), 1)
-    assert absent == []
+    held = sum(len(series["values"]) for series in absent)
+    assert held <= (5 if new_address else 0), absent
     fired = prom.query_range(
         'ALERTS{alertname=~"SageMakerExporter.*", alertstate="firing"}',
         since,
