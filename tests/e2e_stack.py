@@ -166,10 +166,21 @@ def _stop_on_error(process: Process) -> Iterator[None]:
         raise
 
 
-def fast_rule_files(dest: Path, for_duration: str = "1s") -> list[Path]:
-    """Copies of alerts/*.rules.yml with every `for:` set to `for_duration`.
+# The shipped keep_firing_for (10m) scaled down like `for:`. It must still exceed what the
+# restart test puts the alerts through: 20 s down, the exporter's start and its first poll.
+KEEP_FIRING_FOR = "45s"
 
-    Only `for:` changes: expressions, labels and annotations are the shipped ones.
+
+def fast_rule_files(
+    dest: Path,
+    for_duration: str = "1s",
+    keep_firing_for: str = KEEP_FIRING_FOR,
+    shipped_for: frozenset[str] = frozenset(),
+) -> list[Path]:
+    """Copies of alerts/*.rules.yml with every `for:` set to `for_duration` (except the alerts
+    named in `shipped_for`) and every `keep_firing_for:` set to `keep_firing_for`.
+
+    Only those durations change: expressions, labels and annotations are the shipped ones.
     """
     dest.mkdir(parents=True, exist_ok=True)
     out = []
@@ -177,8 +188,10 @@ def fast_rule_files(dest: Path, for_duration: str = "1s") -> list[Path]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for group in data["groups"]:
             for rule in group["rules"]:
-                if "for" in rule:
+                if "for" in rule and rule.get("alert") not in shipped_for:
                     rule["for"] = for_duration
+                if "keep_firing_for" in rule:
+                    rule["keep_firing_for"] = keep_firing_for
         target = dest / path.name
         target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         out.append(target)

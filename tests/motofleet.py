@@ -100,21 +100,31 @@ class MotoSageMaker:
         self.account_client(account, region).create_training_job(**args)
         return self.job(name, region, account)
 
-    def bulk_create(self, names: list[str], region: str = "us-east-1",
-                    account: str = DEFAULT_ACCOUNT) -> None:
+    def bulk_create(
+        self, names: list[str], region: str = "us-east-1", account: str = DEFAULT_ACCOUNT
+    ) -> None:
         """Many plain jobs straight into the backend (moto's HTTP create costs ~40 ms each)."""
         backend = get_backend("sagemaker")[account][region]
         for name in names:
             backend.create_training_job(
-                training_job_name=name, hyper_parameters={"password": CANARY},
+                training_job_name=name,
+                hyper_parameters={"password": CANARY},
                 algorithm_specification={"TrainingImage": "img", "TrainingInputMode": "File"},
-                role_arn=f"arn:aws:iam::{account}:role/sm", input_data_config=[],
+                role_arn=f"arn:aws:iam::{account}:role/sm",
+                input_data_config=[],
                 output_data_config={"S3OutputPath": "s3://bucket/out"},
                 resource_config={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
-                vpc_config={}, stopping_condition={}, tags=[], enable_network_isolation=False,
-                enable_inter_container_traffic_encryption=False, enable_managed_spot_training=False,
-                checkpoint_config={}, debug_hook_config={}, debug_rule_configurations=[],
-                tensor_board_output_config={}, experiment_config={},
+                vpc_config={},
+                stopping_condition={},
+                tags=[],
+                enable_network_isolation=False,
+                enable_inter_container_traffic_encryption=False,
+                enable_managed_spot_training=False,
+                checkpoint_config={},
+                debug_hook_config={},
+                debug_rule_configurations=[],
+                tensor_board_output_config={},
+                experiment_config={},
             )
 
     def job(self, name: str, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> Any:

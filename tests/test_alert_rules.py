@@ -83,14 +83,9 @@ def test_unit_tests_catch_a_broken_rule(tmp_path: Path) -> None:
     shutil.copytree(lint.ALERTS_DIR, tmp_path / "alerts")
     rules = tmp_path / "alerts" / "sagemaker-training-jobs.rules.yml"
     text = rules.read_text(encoding="utf-8")
-    window = ") < 3600\n          )\n        labels:\n          severity: warning\n"
+    window = ") < 3600\n            )\n          )\n        keep_firing_for: 10m\n"
     assert text.count(window) >= 1
-    rules.write_text(
-        text.replace(
-            window, ") > -1\n          )\n        labels:\n          severity: warning\n", 1
-        ),
-        encoding="utf-8",
-    )
+    rules.write_text(text.replace(window, window.replace("< 3600", "> -1"), 1), encoding="utf-8")
     result = lint.promtool("test", "rules", str(tmp_path / "alerts/tests/training-jobs.test.yml"))
     assert result.returncode != 0
     assert "SageMakerTrainingJobFailed" in result.stdout + result.stderr
@@ -225,3 +220,38 @@ def test_stack_script_is_valid_bash() -> None:
         ["bash", "-n", str(lint.ROOT / "scripts" / "stack")], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+# --- restarts and replicas (docs/alerts.md, "Restarts, replicas and keep_firing_for") ---------
+
+TARGET_LABELS = {"job", "instance", "pod"}
+# Alerts that need no hold through an exporter restart, and why.
+NO_HOLD = {
+    "SageMakerExporterDown": "must resolve as soon as the exporter is back; `for` covers restarts",
+    "SageMakerExporterAbsent": "`up` exists (0) while the target is down",
+    "SageMakerExporterThrottled": "a rate over [10m] keeps its samples through a short gap",
+    "SageMakerTrainingFleetFailureRateHigh": "an increase over [1h] keeps its samples",
+}
+
+
+def test_alerts_on_exporter_series_hold_through_a_restart() -> None:
+    for rule in ALERTS:
+        name = rule["alert"]
+        if name in NO_HOLD:
+            assert "keep_firing_for" not in rule, name
+            continue
+        held = rule.get("keep_firing_for", "0s")
+        assert held == "10m", f"{name}: keep_firing_for {held}, want 10m (see docs/alerts.md)"
+
+
+def test_training_job_alerts_carry_no_target_label() -> None:
+    """One alert per job whichever exporter replica or pod reports it: no job/instance/pod."""
+    per_job = {rule["alert"] for rule in ALERTS if "sagemaker_training_job_" in rule["expr"]}
+    seen = set()
+    for _, case in _alert_cases():
+        if case["alertname"] not in per_job:
+            continue
+        for alert in case.get("exp_alerts") or []:
+            assert not TARGET_LABELS & set(alert["exp_labels"]), case["alertname"]
+            seen.add(case["alertname"])
+    assert seen == per_job

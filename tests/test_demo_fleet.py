@@ -28,7 +28,8 @@ Job = dict[str, Any]
 
 def _session_kwargs(env: DemoEnvironment, target: DemoTarget) -> dict[str, Any]:
     kw: dict[str, Any] = {
-        "endpoint_url": env.endpoint_url, "region_name": target.region,
+        "endpoint_url": env.endpoint_url,
+        "region_name": target.region,
         "aws_access_key_id": env.access_key_id,
         "aws_secret_access_key": env.secret_access_key,
     }
@@ -36,9 +37,11 @@ def _session_kwargs(env: DemoEnvironment, target: DemoTarget) -> dict[str, Any]:
         sts = boto3.client("sts", **kw)
         creds = sts.assume_role(RoleArn=target.role_arn, RoleSessionName="demo-test")
         sts.close()
-        kw.update(aws_access_key_id=creds["Credentials"]["AccessKeyId"],
-                  aws_secret_access_key=creds["Credentials"]["SecretAccessKey"],
-                  aws_session_token=creds["Credentials"]["SessionToken"])
+        kw.update(
+            aws_access_key_id=creds["Credentials"]["AccessKeyId"],
+            aws_secret_access_key=creds["Credentials"]["SecretAccessKey"],
+            aws_session_token=creds["Credentials"]["SessionToken"],
+        )
     return kw
 
 
@@ -49,8 +52,11 @@ def _summaries(sm: Any) -> list[dict[str, Any]]:
 
 
 def _timestamps(job: Job) -> list[datetime]:
-    out = [job[k] for k in ("CreationTime", "TrainingStartTime", "TrainingEndTime",
-                            "LastModifiedTime") if k in job]
+    out = [
+        job[k]
+        for k in ("CreationTime", "TrainingStartTime", "TrainingEndTime", "LastModifiedTime")
+        if k in job
+    ]
     for t in job.get("SecondaryStatusTransitions", []):
         out += [t[k] for k in ("StartTime", "EndTime") if k in t]
     out += [m["Timestamp"] for m in job.get("FinalMetricDataList", [])]
@@ -89,7 +95,7 @@ def _describe(sm: Any, name: str, run: Run) -> Job:
 def _resumed(obs: list[Job]) -> bool:
     """Observed Interrupted, then Training again."""
     seen = [o["SecondaryStatus"] for o in obs]
-    return "Interrupted" in seen and "Training" in seen[seen.index("Interrupted"):]
+    return "Interrupted" in seen and "Training" in seen[seen.index("Interrupted") :]
 
 
 def _live_goals_met(run: Run) -> bool:
@@ -176,7 +182,7 @@ def test_second_account_is_reached_by_assume_role_and_isolated(run: Run) -> None
     names = {t: set(jobs) for t, jobs in run.first.items()}
     targets = list(names)
     for i, a in enumerate(targets):
-        for b in targets[i + 1:]:
+        for b in targets[i + 1 :]:
             assert not names[a] & names[b], (a, b)
 
 
@@ -196,8 +202,10 @@ def test_failures_carry_categorised_reasons(run: Run) -> None:
 
 def test_capacity_wait_is_stuck_in_starting_for_over_30_minutes(run: Run) -> None:
     stuck = [
-        j for j in run.first_jobs()
-        if j["TrainingJobStatus"] == "InProgress" and j["SecondaryStatus"] == "Starting"
+        j
+        for j in run.first_jobs()
+        if j["TrainingJobStatus"] == "InProgress"
+        and j["SecondaryStatus"] == "Starting"
         and j["SecondaryStatusTransitions"][-1]["StatusMessage"] == CAPACITY_MSG
         and _age(j) > 30 * 60
     ]
@@ -209,17 +217,28 @@ def test_capacity_wait_is_stuck_in_starting_for_over_30_minutes(run: Run) -> Non
 
 def test_managed_spot_interruptions_savings_and_max_wait(run: Run) -> None:
     spot = [j for j in run.first_jobs() if j["EnableManagedSpotTraining"]]
-    done = [j for j in spot if j["TrainingJobStatus"] == "Completed"
-            and any(t["Status"] == "Interrupted" for t in j["SecondaryStatusTransitions"])]
+    done = [
+        j
+        for j in spot
+        if j["TrainingJobStatus"] == "Completed"
+        and any(t["Status"] == "Interrupted" for t in j["SecondaryStatusTransitions"])
+    ]
     assert done
     for j in done:
         assert j["BillableTimeInSeconds"] < j["TrainingTimeInSeconds"]
-        assert j["StoppingCondition"]["MaxWaitTimeInSeconds"] >= (
-            j["StoppingCondition"]["MaxRuntimeInSeconds"])
-    assert any(j["SecondaryStatus"] == "Interrupted" and j["TrainingJobStatus"] == "InProgress"
-               for j in spot)
-    waited = [j for j in spot if (j["TrainingJobStatus"], j["SecondaryStatus"])
-              == ("Stopped", "MaxWaitTimeExceeded")]
+        assert (
+            j["StoppingCondition"]["MaxWaitTimeInSeconds"]
+            >= (j["StoppingCondition"]["MaxRuntimeInSeconds"])
+        )
+    assert any(
+        j["SecondaryStatus"] == "Interrupted" and j["TrainingJobStatus"] == "InProgress"
+        for j in spot
+    )
+    waited = [
+        j
+        for j in spot
+        if (j["TrainingJobStatus"], j["SecondaryStatus"]) == ("Stopped", "MaxWaitTimeExceeded")
+    ]
     assert waited
     for j in waited:
         elapsed = (j["TrainingEndTime"] - j["CreationTime"]).total_seconds()
@@ -230,21 +249,32 @@ def test_managed_spot_interruptions_savings_and_max_wait(run: Run) -> None:
 
 def test_runtime_limits(run: Run) -> None:
     jobs = run.first_jobs()
-    exceeded = [j for j in jobs
-                if (j["TrainingJobStatus"], j["SecondaryStatus"]) == ("Stopped",
-                                                                      "MaxRuntimeExceeded")]
+    exceeded = [
+        j
+        for j in jobs
+        if (j["TrainingJobStatus"], j["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
+    ]
     assert exceeded
     for j in exceeded:
         assert j["TrainingTimeInSeconds"] >= j["StoppingCondition"]["MaxRuntimeInSeconds"]
-    near = [j for j in jobs if j["TrainingJobStatus"] == "InProgress" and "TrainingStartTime" in j
-            and _age(j, "TrainingStartTime") > 0.9 * j["StoppingCondition"]["MaxRuntimeInSeconds"]]
+    near = [
+        j
+        for j in jobs
+        if j["TrainingJobStatus"] == "InProgress"
+        and "TrainingStartTime" in j
+        and _age(j, "TrainingStartTime") > 0.9 * j["StoppingCondition"]["MaxRuntimeInSeconds"]
+    ]
     assert near
 
 
 def test_stalled_training_has_stale_metrics(run: Run) -> None:
-    stalled = [j for j in run.first_jobs()
-               if j["SecondaryStatus"] == "Training" and j.get("FinalMetricDataList")
-               and all(_age(m, "Timestamp") > 15 * 60 for m in j["FinalMetricDataList"])]
+    stalled = [
+        j
+        for j in run.first_jobs()
+        if j["SecondaryStatus"] == "Training"
+        and j.get("FinalMetricDataList")
+        and all(_age(m, "Timestamp") > 15 * 60 for m in j["FinalMetricDataList"])
+    ]
     assert stalled
     # ... and they stay stale while the fleet moves on
     for j in stalled:
@@ -271,19 +301,27 @@ def test_variety_of_instances_and_features(run: Run) -> None:
             singles += rc["InstanceCount"] == 1
             multis += rc["InstanceCount"] > 1
     assert hetero and singles and multis
-    assert {"ml.m5.xlarge", "ml.g5.2xlarge", "ml.p4d.24xlarge", "ml.c5.4xlarge",
-            "ml.trn1.32xlarge"} <= types
+    assert {
+        "ml.m5.xlarge",
+        "ml.g5.2xlarge",
+        "ml.p4d.24xlarge",
+        "ml.c5.4xlarge",
+        "ml.trn1.32xlarge",
+    } <= types
     assert any("TuningJobArn" in j for j in jobs)
     assert len({j["TuningJobArn"] for j in jobs if "TuningJobArn" in j}) < sum(
-        "TuningJobArn" in j for j in jobs)  # trials share their tuning job
+        "TuningJobArn" in j for j in jobs
+    )  # trials share their tuning job
     assert any(":automl-job/" in j.get("AutoMLJobArn", "") for j in jobs)
     assert any("VpcConfig" in j for j in jobs)
-    assert any("VolumeKmsKeyId" in j["ResourceConfig"] or "KmsKeyId" in j["OutputDataConfig"]
-               for j in jobs)
+    assert any(
+        "VolumeKmsKeyId" in j["ResourceConfig"] or "KmsKeyId" in j["OutputDataConfig"] for j in jobs
+    )
     assert any(j["EnableNetworkIsolation"] for j in jobs)
     assert any(j["EnableInterContainerTrafficEncryption"] for j in jobs)
     assert {"TrainingImage", "AlgorithmName"} <= {
-        k for j in jobs for k in j["AlgorithmSpecification"]}
+        k for j in jobs for k in j["AlgorithmSpecification"]
+    }
 
 
 def test_warm_pools_and_rules(run: Run) -> None:
@@ -298,7 +336,8 @@ def test_warm_pools_and_rules(run: Run) -> None:
     assert "IssuesFound" in {r["RuleEvaluationStatus"] for r in debug}
     profiler = [r for j in run.first_jobs() for r in j.get("ProfilerRuleEvaluationStatuses", [])]
     assert profiler and {"InProgress", "NoIssuesFound"} <= {
-        r["RuleEvaluationStatus"] for r in profiler}
+        r["RuleEvaluationStatus"] for r in profiler
+    }
 
 
 def test_tags_and_secret_canary(run: Run) -> None:
@@ -312,10 +351,18 @@ def test_retention_edge_and_recent_terminal_statuses(run: Run) -> None:
     ended = [j for j in run.first_jobs() if j["TrainingJobStatus"] in TERMINAL]
     old = [j for j in ended if _age(j, "LastModifiedTime") > 24 * 3600]
     assert old
-    recent = {(j["TrainingJobStatus"], j["SecondaryStatus"]) for j in ended
-              if _age(j, "LastModifiedTime") < 24 * 3600}
-    assert {("Completed", "Completed"), ("Failed", "Failed"), ("Stopped", "Stopped"),
-            ("Stopped", "MaxRuntimeExceeded"), ("Stopped", "MaxWaitTimeExceeded")} <= recent
+    recent = {
+        (j["TrainingJobStatus"], j["SecondaryStatus"])
+        for j in ended
+        if _age(j, "LastModifiedTime") < 24 * 3600
+    }
+    assert {
+        ("Completed", "Completed"),
+        ("Failed", "Failed"),
+        ("Stopped", "Stopped"),
+        ("Stopped", "MaxRuntimeExceeded"),
+        ("Stopped", "MaxWaitTimeExceeded"),
+    } <= recent
     for target, jobs in run.first.items():
         statuses = {j["TrainingJobStatus"] for j in jobs.values()}
         assert statuses & TERMINAL and "InProgress" in statuses, target
@@ -345,23 +392,35 @@ def test_times_are_real_and_consistent(run: Run) -> None:
 def test_live_jobs_walk_the_normal_path_with_advancing_metrics(run: Run) -> None:
     arrivals = run.arrivals()
     assert len(arrivals) >= 5
-    walked = [obs for obs in arrivals.values()
-              if [t["Status"] for t in obs[-1]["SecondaryStatusTransitions"]] == NORMAL_PATH]
+    walked = [
+        obs
+        for obs in arrivals.values()
+        if [t["Status"] for t in obs[-1]["SecondaryStatusTransitions"]] == NORMAL_PATH
+    ]
     assert walked
     obs = max(walked, key=lambda o: len({x["SecondaryStatus"] for x in o}))
     seen = [o["SecondaryStatus"] for o in obs]
     assert [s for i, s in enumerate(seen) if s not in seen[:i]] == [
-        s for s in NORMAL_PATH if s in seen]
+        s for s in NORMAL_PATH if s in seen
+    ]
     final = obs[-1]
     messages = [t["StatusMessage"] for t in final["SecondaryStatusTransitions"]]
-    assert messages == ["Preparing the instances for training", "Downloading input data",
-                        "Training image download completed. Training in progress.",
-                        "Uploading generated training model", "Training job completed"]
+    assert messages == [
+        "Preparing the instances for training",
+        "Downloading input data",
+        "Training image download completed. Training in progress.",
+        "Uploading generated training model",
+        "Training job completed",
+    ]
     assert final["TrainingTimeInSeconds"] > 0
     assert {m["MetricName"] for m in final["FinalMetricDataList"]}
     # metrics appear while training and their timestamps move forward
-    stamps = {o["FinalMetricDataList"][0]["Timestamp"] for obs in arrivals.values() for o in obs
-              if o["TrainingJobStatus"] == "InProgress" and o.get("FinalMetricDataList")}
+    stamps = {
+        o["FinalMetricDataList"][0]["Timestamp"]
+        for obs in arrivals.values()
+        for o in obs
+        if o["TrainingJobStatus"] == "InProgress" and o.get("FinalMetricDataList")
+    }
     assert len(stamps) >= 2
 
 
@@ -370,7 +429,8 @@ def test_every_change_bumps_last_modified_time(run: Run) -> None:
     for obs in run.history.values():
         for a, b in pairwise(obs):
             if {k: v for k, v in a.items() if k not in ("LastModifiedTime", "_tags")} != {
-                    k: v for k, v in b.items() if k not in ("LastModifiedTime", "_tags")}:
+                k: v for k, v in b.items() if k not in ("LastModifiedTime", "_tags")
+            }:
                 changes += 1
                 assert b["LastModifiedTime"] > a["LastModifiedTime"]
     assert changes >= 10
@@ -393,8 +453,7 @@ def _fleet_signature(seed: int, arrivals: int) -> tuple[set[tuple[str, str, str]
     started = datetime.now(UTC)
     env.start()
     try:
-        clients = [(t, boto3.client("sagemaker", **_session_kwargs(env, t)))
-                   for t in env.targets]
+        clients = [(t, boto3.client("sagemaker", **_session_kwargs(env, t))) for t in env.targets]
         initial: set[tuple[str, str, str]] = set()
         for t, sm in clients:
             for s in _summaries(sm):
@@ -429,9 +488,11 @@ def test_same_seed_same_fleet_other_seed_other_fleet(run: Run) -> None:
 
 
 def _moto_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate()
-            if "_server_entry" in t.name or "process_request" in t.name
-            or t.name == "demo-fleet-driver"]
+    return [
+        t
+        for t in threading.enumerate()
+        if "_server_entry" in t.name or "process_request" in t.name or t.name == "demo-fleet-driver"
+    ]
 
 
 def test_stop_frees_port_and_threads_and_is_idempotent(run: Run) -> None:
@@ -473,16 +534,23 @@ def test_finished_jobs_are_pruned_so_the_fleet_stays_bounded(
         clients = [boto3.client("sagemaker", **_session_kwargs(env, t)) for t in env.targets]
 
         def listed() -> dict[str, str]:
-            return {s["TrainingJobName"]: s["TrainingJobStatus"]
-                    for sm in clients for s in _summaries(sm)}
+            return {
+                s["TrainingJobName"]: s["TrainingJobStatus"]
+                for sm in clients
+                for s in _summaries(sm)
+            }
 
         first = listed()
         # Settled jobs: a warm pool still Available keeps changing, so it is kept.
         finished = {
-            j["TrainingJobName"] for sm in clients for s in _summaries(sm)
+            j["TrainingJobName"]
+            for sm in clients
+            for s in _summaries(sm)
             if s["TrainingJobStatus"] in TERMINAL
             and (j := sm.describe_training_job(TrainingJobName=s["TrainingJobName"]))
-            .get("WarmPoolStatus", {}).get("Status") != "Available"
+            .get("WarmPoolStatus", {})
+            .get("Status")
+            != "Available"
         }
         assert len(finished) >= 10
         seen = set(first)

@@ -47,7 +47,9 @@ def _alert_names() -> set[str]:
 
 
 def test_readme_documents_every_alert_as_docs_alerts_does() -> None:
-    readme = README.partition("<!-- alerts:begin -->")[2].partition("<!-- alerts:end -->")[0].strip()
+    readme = (
+        README.partition("<!-- alerts:begin -->")[2].partition("<!-- alerts:end -->")[0].strip()
+    )
     doc = (ROOT / "docs/alerts.md").read_text()
     assert readme and readme in doc, "README's alert table differs from docs/alerts.md"
     documented = set(re.findall(r"^\| `(\w+)` \|", readme, re.M))

@@ -445,8 +445,9 @@ def test_exporter_down_then_absent_pages_and_job_alerts_resolve(stack: Stack) ->
     print(f"\nexporter killed -> SageMakerExporterDown page: {page.received_at - killed_at:.1f}s")
 
     # With the target down its series go stale, so every per-job alert that was firing
-    # when the exporter died resolves; except alerts over a range ([15m] of interruptions),
-    # whose samples stay in the window after the series end.
+    # when the exporter died resolves once keep_firing_for (KEEP_FIRING_FOR here) has
+    # passed; except alerts over a range ([15m] of interruptions), whose samples stay in the
+    # window after the series end.
     instant = {name for name in PER_JOB if "[" not in RULES[name]["expr"]}
     latest: dict[tuple[tuple[str, str], ...], str] = {}
     for n in hook.snapshot():
@@ -463,7 +464,7 @@ def test_exporter_down_then_absent_pages_and_job_alerts_resolve(stack: Stack) ->
         }
         return active <= resolved
 
-    wait_for("every per-job alert to resolve", all_resolved, timeout=60)
+    wait_for("every per-job alert to resolve", all_resolved, timeout=120)
 
     # Another job stays, as in a real Prometheus: with no scrape config at all, Prometheus
     # 2.42 keeps scraping the old targets.

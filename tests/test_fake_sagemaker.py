@@ -41,8 +41,13 @@ async def fake() -> AsyncIterator[FakeSageMaker]:
 def _client(url: str, read_timeout: float = 5.0) -> Any:
     config = AioConfig(retries=NO_RETRY, read_timeout=read_timeout, connect_timeout=2)
     return SESSION.create_client(
-        "sagemaker", region_name="us-east-1", endpoint_url=url, config=config,
-        aws_access_key_id="testing", aws_secret_access_key="testing")
+        "sagemaker",
+        region_name="us-east-1",
+        endpoint_url=url,
+        config=config,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @pytest.fixture
@@ -112,7 +117,8 @@ async def test_list_pages_return_every_job_exactly_once(fake: FakeSageMaker, sm:
 
 
 async def test_forced_empty_and_short_pages_still_cover_every_job(
-        fake: FakeSageMaker, sm: Any) -> None:
+    fake: FakeSageMaker, sm: Any
+) -> None:
     fake.set_paging(empty_page_every=3, max_page_size=20)
     names, pages = await _list_all(sm, MaxResults=100)
     assert sorted(names) == sorted(fake.job_names())
@@ -121,9 +127,11 @@ async def test_forced_empty_and_short_pages_still_cover_every_job(
     short = [p for p in pages if 0 < len(p["TrainingJobSummaries"]) < 100 and "NextToken" in p]
     assert short, "pages shorter than MaxResults that still carry a NextToken"
     # botocore's paginator must also survive them
-    seen = [s["TrainingJobName"]
-            async for page in sm.get_paginator("list_training_jobs").paginate()
-            for s in page["TrainingJobSummaries"]]
+    seen = [
+        s["TrainingJobName"]
+        async for page in sm.get_paginator("list_training_jobs").paginate()
+        for s in page["TrainingJobSummaries"]
+    ]
     assert sorted(seen) == sorted(fake.job_names())
 
 
@@ -144,8 +152,9 @@ async def test_list_filters_and_sort(fake: FakeSageMaker, sm: Any) -> None:
     docs = {n: fake.job(n) for n in fake.job_names()}
     stamps = sorted(d["LastModifiedTime"] for d in docs.values())
     cut = (stamps[200] + stamps[201]) / 2  # between two jobs: no float rounding at the edge
-    after, _ = await _list_all(sm, MaxResults=100,
-                               LastModifiedTimeAfter=datetime.fromtimestamp(cut, UTC))
+    after, _ = await _list_all(
+        sm, MaxResults=100, LastModifiedTimeAfter=datetime.fromtimestamp(cut, UTC)
+    )
     assert set(after) == {n for n, d in docs.items() if d["LastModifiedTime"] > cut}
     desc = await sm.list_training_jobs(MaxResults=100, SortOrder="Descending")
     created = [s["CreationTime"] for s in desc["TrainingJobSummaries"]]
@@ -160,10 +169,13 @@ async def test_every_job_matches_the_botocore_model(fake: FakeSageMaker) -> None
         _conforms(fake.job(name), describe, name)
     listing = MODEL.operation_model("ListTrainingJobs").output_shape
     async with aiohttp.ClientSession() as http:
-        headers = {"X-Amz-Target": "SageMaker.ListTrainingJobs",
-                   "Content-Type": "application/x-amz-json-1.1"}
-        async with http.post(fake.endpoint_url + "/", json={"MaxResults": 100},
-                             headers=headers) as resp:
+        headers = {
+            "X-Amz-Target": "SageMaker.ListTrainingJobs",
+            "Content-Type": "application/x-amz-json-1.1",
+        }
+        async with http.post(
+            fake.endpoint_url + "/", json={"MaxResults": 100}, headers=headers
+        ) as resp:
             assert resp.status == 200
             assert resp.headers["Content-Type"] == "application/x-amz-json-1.1"
             _conforms(json.loads(await resp.read()), listing, "ListTrainingJobs")
@@ -171,19 +183,27 @@ async def test_every_job_matches_the_botocore_model(fake: FakeSageMaker) -> None
 
 async def test_describe_fields_parse(fake: FakeSageMaker, sm: Any) -> None:
     docs = {n: fake.job(n) for n in fake.job_names()}
-    spot = next(n for n, d in docs.items()
-                if d["EnableManagedSpotTraining"] and d["TrainingJobStatus"] == "Completed")
+    spot = next(
+        n
+        for n, d in docs.items()
+        if d["EnableManagedSpotTraining"] and d["TrainingJobStatus"] == "Completed"
+    )
     grouped = next(n for n, d in docs.items() if "InstanceGroups" in d["ResourceConfig"])
-    early_fail = next(n for n, d in docs.items()
-                      if d["TrainingJobStatus"] == "Failed" and "TrainingStartTime" not in d)
+    early_fail = next(
+        n
+        for n, d in docs.items()
+        if d["TrainingJobStatus"] == "Failed" and "TrainingStartTime" not in d
+    )
 
     job = await sm.describe_training_job(TrainingJobName=spot)
     assert isinstance(job["CreationTime"], datetime) and job["CreationTime"].tzinfo
     assert job["CreationTime"].timestamp() == pytest.approx(docs[spot]["CreationTime"])
     assert job["TrainingEndTime"] > job["TrainingStartTime"] >= job["CreationTime"]
     assert 0 < job["BillableTimeInSeconds"] < job["TrainingTimeInSeconds"]
-    assert job["StoppingCondition"]["MaxWaitTimeInSeconds"] >= job["StoppingCondition"][
-        "MaxRuntimeInSeconds"]
+    assert (
+        job["StoppingCondition"]["MaxWaitTimeInSeconds"]
+        >= job["StoppingCondition"]["MaxRuntimeInSeconds"]
+    )
     assert job["HyperParameters"]["wandb_api_key"] == CANARY_SECRET
     transitions = job["SecondaryStatusTransitions"]
     assert [t["Status"] for t in transitions][-1] == "Completed"
@@ -196,8 +216,12 @@ async def test_describe_fields_parse(fake: FakeSageMaker, sm: Any) -> None:
 
     failed = await sm.describe_training_job(TrainingJobName=early_fail)
     assert failed["FailureReason"].startswith("CapacityError:")
-    assert not {"TrainingStartTime", "TrainingEndTime", "TrainingTimeInSeconds",
-                "BillableTimeInSeconds"} & set(failed)
+    assert not {
+        "TrainingStartTime",
+        "TrainingEndTime",
+        "TrainingTimeInSeconds",
+        "BillableTimeInSeconds",
+    } & set(failed)
 
     tags = await sm.list_tags(ResourceArn=job["TrainingJobArn"])
     assert tags["Tags"] == fake.tags(spot)
@@ -222,7 +246,10 @@ async def test_rate_limit_answers_throttling_exception(fake: FakeSageMaker, sm: 
     assert exc.value.response["Error"]["Message"] == "Rate exceeded"
     await sm.list_training_jobs()  # other operations have their own budget
     assert fake.stats()["operations"]["DescribeTrainingJob"] == {
-        "ok": 2, "throttled": 1, "error": 0}
+        "ok": 2,
+        "throttled": 1,
+        "error": 0,
+    }
     fake.reset()  # drops the runtime limit and the counters
     assert fake.stats()["total"] == 0
     await sm.describe_training_job(TrainingJobName=name)
@@ -285,7 +312,8 @@ async def test_job_vanishes_between_list_and_describe(fake: FakeSageMaker, sm: A
 
 
 async def test_malformed_and_truncated_json_parse_to_empty_responses(
-        fake: FakeSageMaker, sm: Any) -> None:
+    fake: FakeSageMaker, sm: Any
+) -> None:
     """botocore's awsJson1_1 parser swallows JSON errors in 200 responses (the body becomes
     {"message": <text>}), so a broken body yields a response without any modeled field."""
     name = fake.job_names()[0]
@@ -328,10 +356,12 @@ async def test_stats_count_calls_and_match_http_endpoint(fake: FakeSageMaker, sm
     await sm.list_training_jobs(MaxResults=10)
     await sm.list_tags(ResourceArn=fake.job(names[0])["TrainingJobArn"])
     await sm.search(Resource="TrainingJob", MaxResults=5)
-    expected = {"DescribeTrainingJob": {"ok": 4, "throttled": 0, "error": 1},
-                "ListTrainingJobs": {"ok": 1, "throttled": 0, "error": 0},
-                "ListTags": {"ok": 1, "throttled": 0, "error": 0},
-                "Search": {"ok": 1, "throttled": 0, "error": 0}}
+    expected = {
+        "DescribeTrainingJob": {"ok": 4, "throttled": 0, "error": 1},
+        "ListTrainingJobs": {"ok": 1, "throttled": 0, "error": 0},
+        "ListTags": {"ok": 1, "throttled": 0, "error": 0},
+        "Search": {"ok": 1, "throttled": 0, "error": 0},
+    }
     assert fake.stats() == {"operations": expected, "faults": {}, "total": 8}
     assert fake.calls("DescribeTrainingJob") == 5 and fake.calls(outcome="error") == 1
     async with aiohttp.ClientSession() as http:
@@ -344,8 +374,7 @@ async def test_stats_count_calls_and_match_http_endpoint(fake: FakeSageMaker, sm
 
 async def test_http_control_endpoint_sets_faults(fake: FakeSageMaker, sm: Any) -> None:
     async with aiohttp.ClientSession() as http:
-        rule = {"kind": "server_error", "operation": "ListTrainingJobs", "count": 2,
-                "status": 503}
+        rule = {"kind": "server_error", "operation": "ListTrainingJobs", "count": 2, "status": 503}
         async with http.post(fake.endpoint_url + "/_fake/faults", json=rule) as resp:
             assert resp.status == 200 and len((await resp.json())["ids"]) == 1
         async with http.post(fake.endpoint_url + "/_fake/faults", json={"kind": "nope"}) as resp:
@@ -355,14 +384,17 @@ async def test_http_control_endpoint_sets_faults(fake: FakeSageMaker, sm: Any) -
                 await sm.list_training_jobs()
             assert _error_code(exc) == "ServiceUnavailable"
         await sm.list_training_jobs()
-        async with http.post(fake.endpoint_url + "/_fake/faults",
-                             json={"kind": "throttle"}) as resp:
+        async with http.post(
+            fake.endpoint_url + "/_fake/faults", json={"kind": "throttle"}
+        ) as resp:
             assert resp.status == 200
         async with http.delete(fake.endpoint_url + "/_fake/faults") as resp:
             assert resp.status == 200
         await sm.list_training_jobs()
-        async with http.post(fake.endpoint_url + "/_fake/config",
-                             json={"rate_limits": {"ListTags": 0.001}, "burst": 1}) as resp:
+        async with http.post(
+            fake.endpoint_url + "/_fake/config",
+            json={"rate_limits": {"ListTags": 0.001}, "burst": 1},
+        ) as resp:
             assert (await resp.json())["rate_limits"] == {"ListTags": 0.001}
 
 
@@ -370,20 +402,29 @@ async def test_search_last_modified_filter_with_tags(fake: FakeSageMaker, sm: An
     docs = {n: fake.job(n) for n in fake.job_names()}
     stamps = sorted(d["LastModifiedTime"] for d in docs.values())
     cut = (stamps[250] + stamps[251]) / 2
-    expr = {"Filters": [{"Name": "LastModifiedTime", "Operator": "GreaterThan",
-                         "Value": datetime.fromtimestamp(cut, UTC).isoformat()}]}
+    expr = {
+        "Filters": [
+            {
+                "Name": "LastModifiedTime",
+                "Operator": "GreaterThan",
+                "Value": datetime.fromtimestamp(cut, UTC).isoformat(),
+            }
+        ]
+    }
     found: list[dict[str, Any]] = []
     token = None
     while True:
         extra: dict[str, str] = {"NextToken": token} if token else {}
-        page = await sm.search(Resource="TrainingJob", SearchExpression=expr, MaxResults=20,
-                               **extra)
+        page = await sm.search(
+            Resource="TrainingJob", SearchExpression=expr, MaxResults=20, **extra
+        )
         found += [r["TrainingJob"] for r in page["Results"]]
         token = page.get("NextToken")
         if not token:
             break
     assert {j["TrainingJobName"] for j in found} == {
-        n for n, d in docs.items() if d["LastModifiedTime"] > cut}
+        n for n, d in docs.items() if d["LastModifiedTime"] > cut
+    }
     found_stamps = [j["LastModifiedTime"] for j in found]
     # AWS's default Search order: LastModifiedTime, Descending
     assert found_stamps == sorted(found_stamps, reverse=True)
@@ -394,8 +435,14 @@ async def test_state_changes_are_deterministic() -> None:
     def build(seed: int = 11) -> FakeSageMaker:
         # each fake gets its own identical clock: new jobs are named after their creation time
         ticks = iter(range(1_800_000_000, 1_800_100_000, 7))
-        return FakeSageMaker(jobs=80, in_progress=30, seed=seed, now=1_799_990_000.0,
-                             tick_interval=0, clock=lambda: float(next(ticks)))
+        return FakeSageMaker(
+            jobs=80,
+            in_progress=30,
+            seed=seed,
+            now=1_799_990_000.0,
+            tick_interval=0,
+            clock=lambda: float(next(ticks)),
+        )
 
     a, b = build(), build()
     assert [a.job(n) for n in a.job_names()] == [b.job(n) for n in b.job_names()]
@@ -408,13 +455,17 @@ async def test_state_changes_are_deterministic() -> None:
 
 
 async def test_background_ticks_advance_running_jobs() -> None:
-    async with FakeSageMaker(jobs=50, in_progress=20, seed=3, churn=0.5,
-                             tick_interval=0.05) as fake:
+    async with FakeSageMaker(
+        jobs=50, in_progress=20, seed=3, churn=0.5, tick_interval=0.05
+    ) as fake:
         before = {n: fake.job(n)["LastModifiedTime"] for n in fake.job_names("InProgress")}
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            if any(fake.job(n)["LastModifiedTime"] != t
-                   for n, t in before.items() if n in fake.job_names()):
+            if any(
+                fake.job(n)["LastModifiedTime"] != t
+                for n, t in before.items()
+                if n in fake.job_names()
+            ):
                 break
             await asyncio.sleep(0.02)
         else:
@@ -424,10 +475,25 @@ async def test_background_ticks_advance_running_jobs() -> None:
 async def test_cli_process_serves_and_reports_endpoint(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_sagemaker", "--port", "0", "--jobs", "60",
-         "--in-progress", "6", "--port-file", str(port_file), "--fault",
-         '{"kind": "access_denied", "operation": "ListTags"}'],
-        cwd=REPO, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "bench.fake_sagemaker",
+            "--port",
+            "0",
+            "--jobs",
+            "60",
+            "--in-progress",
+            "6",
+            "--port-file",
+            str(port_file),
+            "--fault",
+            '{"kind": "access_denied", "operation": "ListTags"}',
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         announced = json.loads(await asyncio.to_thread(proc.stdout.readline))

@@ -38,7 +38,7 @@ NASTY = [
     "new\nline",
     "\\n",
     'x"} 1\n# HELP evil',
-    "ClientError: \"quoted\"\nnext line\\",
+    'ClientError: "quoted"\nnext line\\',
     "AlgorithmError:",
     ":",
     "\u2028\u2029",
@@ -51,7 +51,9 @@ text = st.one_of(
     st.text(max_size=40),
     st.sampled_from(NASTY),
     # huge strings: a 20-60k character name, reason or tag value
-    st.builds(lambda s, n: s * n, st.sampled_from(["a", 'é"\\\n', "🚀"]), st.integers(5_000, 20_000)),
+    st.builds(
+        lambda s, n: s * n, st.sampled_from(["a", 'é"\\\n', "🚀"]), st.integers(5_000, 20_000)
+    ),
 )
 scalar = st.one_of(
     st.none(),
@@ -62,10 +64,14 @@ scalar = st.one_of(
 )
 junk = st.recursive(
     scalar,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=6,
 )
-number = st.one_of(st.integers(-(10**12), 10**12), st.floats(allow_nan=True, allow_infinity=True), junk)
+number = st.one_of(
+    st.integers(-(10**12), 10**12), st.floats(allow_nan=True, allow_infinity=True), junk
+)
 timestamp = st.one_of(
     st.floats(min_value=0, max_value=4e9),
     st.datetimes(timezones=st.just(UTC)),
@@ -89,12 +95,22 @@ def some(strategy: Any) -> Any:
     return st.one_of(st.lists(strategy, max_size=4), junk)
 
 
-transition = obj(Status=st.one_of(status, st.sampled_from(["Training", "Interrupted"])),
-                 StartTime=timestamp, EndTime=timestamp, StatusMessage=text)
-metric = obj(MetricName=st.one_of(text, st.sampled_from(["validation:auc", "train:loss"])),
-             Value=number, Timestamp=timestamp)
-rule = obj(RuleConfigurationName=st.one_of(text, st.just("LossNotDecreasing")),
-           RuleEvaluationStatus=status, LastModifiedTime=timestamp)
+transition = obj(
+    Status=st.one_of(status, st.sampled_from(["Training", "Interrupted"])),
+    StartTime=timestamp,
+    EndTime=timestamp,
+    StatusMessage=text,
+)
+metric = obj(
+    MetricName=st.one_of(text, st.sampled_from(["validation:auc", "train:loss"])),
+    Value=number,
+    Timestamp=timestamp,
+)
+rule = obj(
+    RuleConfigurationName=st.one_of(text, st.just("LossNotDecreasing")),
+    RuleEvaluationStatus=status,
+    LastModifiedTime=timestamp,
+)
 group = obj(InstanceGroupName=text, InstanceType=text, InstanceCount=number)
 tag = obj(Key=st.one_of(st.sampled_from(["team", "project", "a/b é"]), text), Value=text)
 
@@ -107,12 +123,19 @@ payload = st.fixed_dictionaries(
         "FailureReason": st.one_of(text, st.sampled_from(["CapacityError: none left", "x:y:z"])),
         "TuningJobArn": text,
         "AutoMLJobArn": text,
-        "AlgorithmSpecification": obj(TrainingImage=text, AlgorithmName=text,
-                                      TrainingInputMode=text),
-        "ResourceConfig": obj(InstanceType=text, InstanceCount=number, VolumeSizeInGB=number,
-                              VolumeKmsKeyId=text, InstanceGroups=some(group)),
-        "StoppingCondition": obj(MaxRuntimeInSeconds=number, MaxWaitTimeInSeconds=number,
-                                 MaxPendingTimeInSeconds=number),
+        "AlgorithmSpecification": obj(
+            TrainingImage=text, AlgorithmName=text, TrainingInputMode=text
+        ),
+        "ResourceConfig": obj(
+            InstanceType=text,
+            InstanceCount=number,
+            VolumeSizeInGB=number,
+            VolumeKmsKeyId=text,
+            InstanceGroups=some(group),
+        ),
+        "StoppingCondition": obj(
+            MaxRuntimeInSeconds=number, MaxWaitTimeInSeconds=number, MaxPendingTimeInSeconds=number
+        ),
         "VpcConfig": obj(Subnets=some(text)),
         "OutputDataConfig": obj(KmsKeyId=text),
         "EnableNetworkIsolation": scalar,
@@ -166,8 +189,9 @@ def test_any_payload_parses_renders_and_is_valid_exposition(promtool: str) -> No
             assert job is None
             return
         assert job is not None
-        ctx = RenderContext("us-east-1", "123456789012", NOW + now_offset,
-                            ("team", "project", "a/b é"))
+        ctx = RenderContext(
+            "us-east-1", "123456789012", NOW + now_offset, ("team", "project", "a/b é")
+        )
         alone = JobStore()
         alone.upsert("t", job, ctx)
         body = alone.exposition().decode()
@@ -191,15 +215,26 @@ def test_any_tag_label_setting_either_fails_config_or_renders_valid_labels(promt
     count = [0]
 
     @SETTINGS
-    @given(keys=st.lists(st.one_of(st.sampled_from(["team", "Team", "a-b", "a_b", "1x", "é"]),
-                                   st.text(min_size=1, max_size=12)), min_size=1, max_size=4))
+    @given(
+        keys=st.lists(
+            st.one_of(
+                st.sampled_from(["team", "Team", "a-b", "a_b", "1x", "é"]),
+                st.text(min_size=1, max_size=12),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
     def example(keys: list[str]) -> None:
         try:
             s = load_settings(["--region", "us-east-1", "--tag-labels", ",".join(keys)], {})
         except (ConfigError, SystemExit):
             return
-        raw = {"TrainingJobName": "job", "TrainingJobStatus": "InProgress",
-               "CreationTime": datetime(2024, 1, 1, tzinfo=UTC)}
+        raw = {
+            "TrainingJobName": "job",
+            "TrainingJobStatus": "InProgress",
+            "CreationTime": datetime(2024, 1, 1, tzinfo=UTC),
+        }
         job = parse_training_job(raw, tuple((k, f"v-{k}") for k in s.tag_labels))
         assert job is not None
         count[0] += 1

@@ -98,8 +98,15 @@ def tls_daemon(
         )
     )
     exporter = ExporterProcess(
-        "--region", "us-east-1", "--endpoint-url", moto_server.url, "--poll-interval", "1s",
-        "--web-config-file", str(web), env=_env(),
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        moto_server.url,
+        "--poll-interval",
+        "1s",
+        "--web-config-file",
+        str(web),
+        env=_env(),
     )
     try:
         assert exporter.event("listening").get("tls") is True
