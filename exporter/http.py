@@ -48,9 +48,11 @@ def metrics_body(store: JobStore, metrics: SelfMetrics, accept_encoding: str) ->
     """The scrape body and whether it is gzip. Gzip members concatenate into one valid
     stream, so the cached job part is compressed once per change, not once per scrape."""
     own = metrics.exposition()
+    # One join of the store's parts and ours: the plain body is tens of MB at 10,000 jobs,
+    # and every extra copy shows in the scrape time.
     if "gzip" in accept_encoding:
-        return store.exposition_gzip() + gzip.compress(own, compresslevel=3), True
-    return store.exposition() + own, False
+        return b"".join([*store.exposition_gzip_parts(), gzip.compress(own, compresslevel=3)]), True
+    return b"".join([*store.exposition_parts(), own]), False
 
 
 def _landing(demo: bool, targets: list[str]) -> str:
