@@ -6,7 +6,8 @@
 The jobs are the fake server's synthetic fleet, parsed by the exporter's own parser.
 `--kind exporter` serves them through exporter.http (the store of pre-rendered chunks);
 `--kind baseline` through a prometheus_client custom collector that renders on every
-scrape. POST /touch re-renders one running job, as every poll does, so the next scrape
+scrape; `--kind static` serves the exporter's plain body built once, written as exporter.http
+writes it (what moving that many bytes over loopback costs at least). POST /touch re-renders one running job, as every poll does, so the next scrape
 cannot use the cached body.
 """
 
@@ -29,7 +30,7 @@ from bench.baselines import BaselineCollector
 from bench.fake_sagemaker_data import make_job
 from bench.harness import rss_bytes
 from exporter.families import RenderContext
-from exporter.http import HttpConfig, build_app
+from exporter.http import HttpConfig, build_app, chunks
 from exporter.model import TrainingJob
 from exporter.parse import parse_tags, parse_training_job
 from exporter.render import CONTENT_TYPE
@@ -102,6 +103,31 @@ def app_for(kind: str, n: int) -> web.Application:
 
         app.router.add_post("/touch", touch)
         return app
+    if kind == "static":
+        # The floor for a plain scrape: the exporter's plain body, built once, written the
+        # way exporter.http writes it, with nothing to compute per scrape.
+        store = JobStore()
+        for job in loaded:
+            store.upsert("t", job, CTX)
+        parts = store.exposition_parts()
+        del store, loaded, running
+
+        async def static(request: web.Request) -> web.StreamResponse:
+            resp = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
+            resp.content_length = sum(len(p) for p in parts)
+            await resp.prepare(request)
+            for chunk in chunks(parts):
+                await resp.write(chunk)
+            await resp.write_eof()
+            return resp
+
+        async def nothing(_: web.Request) -> web.Response:
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_get("/metrics", static)
+        app.router.add_post("/touch", nothing)
+        return app
     registry = CollectorRegistry(auto_describe=False)
     registry.register(BaselineCollector(loaded, CTX))
 
@@ -137,7 +163,7 @@ async def serve(kind: str, n: int, port_file: str) -> None:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--jobs", type=int, required=True)
-    p.add_argument("--kind", choices=("exporter", "baseline"), default="exporter")
+    p.add_argument("--kind", choices=("exporter", "baseline", "static"), default="exporter")
     p.add_argument("--port-file")
     p.add_argument("--memory", action="store_true")
     p.add_argument("--running", type=float, default=0.1, help="fraction of running jobs (--memory)")
