@@ -6,13 +6,14 @@ costs ~2 KiB (a float is 24 bytes, a small object 50-100). Packed with marshal i
 bytes object it costs a third of that, and unpacking gives back an equal job.
 
 Generic over the model: the codec is derived from TrainingJob's type hints, so a field added
-to the model (a plain value, or a tuple of small frozen dataclasses) is packed with no change
-here. The codec checks at import that it knows every field's shape.
+to the model (a plain value, an enum, a frozen dataclass or a tuple of any of these) is
+packed with no change here. The codec checks at import that it knows every field's shape.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import marshal
 import sys
 import types
@@ -52,17 +53,35 @@ def _codec(tp: Any) -> tuple[Callable[[Any], Any], _Decode] | None:
             return (lambda v: tuple(enc(x) for x in v), lambda v: tuple(dec(x) for x in v))
         if all(_is_value(a) for a in args):
             return (lambda v: tuple(map(_shared, v)), tuple)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        optional = _codec(options[0]) if len(options) == 1 else None
+        if optional is None:
+            raise TypeError(f"packing: no codec for field type {tp!r}")
+        enc, dec = optional
+        return (
+            lambda v: None if v is None else enc(v),
+            lambda v: None if v is None else dec(v),
+        )
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        enum_cls: Any = tp
+        return (lambda v: v.value, enum_cls)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         hints = typing.get_type_hints(tp)
         names = [f.name for f in dataclasses.fields(tp)]
         codecs = [_codec(hints[n]) for n in names]
-        if any(c is not None for c in codecs):
-            raise TypeError(f"packing: nested values in {tp.__name__} are not supported")
         cls: Any = tp
-        return (
-            lambda v: tuple(_shared(getattr(v, n)) for n in names),
-            lambda v: cls(*v),
-        )
+
+        def encode(v: Any) -> tuple[Any, ...]:
+            return tuple(
+                _shared(getattr(v, n)) if c is None else c[0](getattr(v, n))
+                for n, c in zip(names, codecs, strict=True)
+            )
+
+        def decode(v: Any) -> Any:
+            return cls(*(x if c is None else c[1](x) for x, c in zip(v, codecs, strict=True)))
+
+        return (encode, decode)
     raise TypeError(f"packing: no codec for field type {tp!r}")
 
 

@@ -4,12 +4,16 @@ job, for any response the parser accepts, and share repeated strings between job
 from __future__ import annotations
 
 import json
+import marshal
 import time
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from hypothesis import given
 
 from bench.fake_sagemaker_data import make_job
+from exporter import packing
 from exporter.packing import compact, pack, unpack
 from exporter.parse import parse_tags, parse_training_job
 
@@ -44,3 +48,30 @@ def test_fleet_jobs_round_trip_and_share_their_repeated_strings() -> None:
     tagged = [j for j in back if j.tags]
     assert len(tagged) >= 2 and tagged[0].tags[0][0] is tagged[1].tags[0][0]
     assert a.name is not b.name and a.name == jobs[0].name
+
+
+# Shapes a later model may add (issue 12 adds fields in parallel): nested records, enums.
+class Mode(StrEnum):
+    FAST = "fast"
+
+
+@dataclass(frozen=True, slots=True)
+class Inner:
+    label: str
+    at: float | None
+    mode: Mode
+
+
+@dataclass(frozen=True, slots=True)
+class Outer:
+    items: tuple[Inner, ...]
+    pair: tuple[str, int]
+    first: Inner | None = None
+
+
+def test_the_codec_follows_new_kinds_of_fields() -> None:
+    codec = packing._codec(Outer)
+    assert codec is not None
+    encode, decode = codec
+    value = Outer((Inner("a", 1.5, Mode.FAST), Inner("b", None, Mode.FAST)), ("x", 3))
+    assert decode(marshal.loads(marshal.dumps(encode(value)))) == value
