@@ -6,8 +6,8 @@
 The jobs are the fake server's synthetic fleet, parsed by the exporter's own parser.
 `--kind exporter` serves them through exporter.http (the store of pre-rendered chunks);
 `--kind baseline` through a prometheus_client custom collector that renders on every
-scrape; `--kind static` serves the exporter's plain body built once, written as exporter.http
-writes it (what moving that many bytes over loopback costs at least). POST /touch re-renders one running job, as every poll does, so the next scrape
+scrape; `--kind static` serves the exporter's body built once, written as exporter.http writes it
+(what moving that many bytes over loopback costs at least). POST /touch re-renders one running job, as every poll does, so the next scrape
 cannot use the cached body.
 """
 
@@ -104,16 +104,20 @@ def app_for(kind: str, n: int) -> web.Application:
         app.router.add_post("/touch", touch)
         return app
     if kind == "static":
-        # The floor for a plain scrape: the exporter's plain body, built once, written the
-        # way exporter.http writes it, with nothing to compute per scrape.
+        # The floor of a scrape: the exporter's body (plain or gzip), built once, written
+        # the way exporter.http writes it, with nothing to compute per scrape.
         store = JobStore()
         for job in loaded:
             store.upsert("t", job, CTX)
-        parts = store.exposition_parts()
+        plain, gzipped = store.exposition_parts(), store.exposition_gzip_parts()
         del store, loaded, running
 
         async def static(request: web.Request) -> web.StreamResponse:
             resp = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
+            parts = plain
+            if "gzip" in request.headers.get("Accept-Encoding", ""):
+                parts = gzipped
+                resp.headers["Content-Encoding"] = "gzip"
             resp.content_length = sum(len(p) for p in parts)
             await resp.prepare(request)
             for chunk in chunks(parts):
