@@ -134,8 +134,9 @@ def build_app(
             resp.headers["Content-Encoding"] = "gzip"
         resp.content_length = sum(len(p) for p in parts)
         await resp.prepare(request)
-        for chunk in chunks(parts):
-            await resp.write(chunk)
+        if request.method != "HEAD":  # a StreamResponse, unlike a Response, would send it
+            for chunk in chunks(parts):
+                await resp.write(chunk)
         await resp.write_eof()
         return resp
 

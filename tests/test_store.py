@@ -274,3 +274,26 @@ async def test_a_scrape_written_in_chunks_is_one_snapshot() -> None:
     assert body.startswith(before)  # then the exporter's own metrics
     assert b'training_job="late"' not in body
     assert len(s.exposition()) < len(before) / 2
+
+
+async def test_head_gets_the_length_and_no_body() -> None:
+    s, metrics = JobStore(), SelfMetrics()
+    s.upsert("a", rich("j", "Completed", random.Random(1)), CTXS["a"])
+    server = HttpServer(build_app(s, metrics, lambda: True, lambda: [], HttpConfig("127.0.0.1", 0)),
+                        HttpConfig("127.0.0.1", 0))
+    await server.start()
+    try:
+        got = {}
+        for method in ("HEAD", "GET"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"%s /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                         % method.encode())
+            got[method] = (await reader.read()).partition(b"\r\n\r\n")
+            writer.close()
+    finally:
+        await server.stop()
+    assert got["HEAD"][2] == b""
+    length = next(h for h in got["HEAD"][0].split(b"\r\n") if h.startswith(b"Content-Length"))
+    # the process_* self-metrics may change length between two scrapes by a few digits
+    assert abs(int(length.split(b":")[1]) - len(got["GET"][2])) < 100
+    assert len(got["GET"][2]) > 1000
