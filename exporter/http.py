@@ -134,10 +134,13 @@ def build_app(
             resp.headers["Content-Encoding"] = "gzip"
         resp.content_length = sum(len(p) for p in parts)
         await resp.prepare(request)
-        if request.method != "HEAD":  # a StreamResponse, unlike a Response, would send it
-            for chunk in chunks(parts):
-                await resp.write(chunk)
-        await resp.write_eof()
+        try:
+            if request.method != "HEAD":  # a StreamResponse, unlike a Response, would send it
+                for chunk in chunks(parts):
+                    await resp.write(chunk)
+            await resp.write_eof()
+        except ConnectionError:
+            pass  # the scraper went away (timed out, cancelled): nothing to send or log
         return resp
 
     async def healthz(request: web.Request) -> web.Response:

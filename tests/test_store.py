@@ -3,7 +3,6 @@ sequence of upserts, state changes and removals led to it."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import random
 
@@ -11,10 +10,8 @@ import pytest
 
 from exporter import store as store_module
 from exporter.families import FAMILIES, RenderContext
-from exporter.http import HttpConfig, HttpServer, build_app
 from exporter.model import FinalMetric, InstanceGroup, RuleStatus, TrainingJob, Transition
 from exporter.render import family_header, render_job
-from exporter.selfmetrics import SelfMetrics
 from exporter.store import JobStore
 
 from .conftest import parse_exposition
@@ -246,54 +243,3 @@ async def test_plain_bodies_are_kept_only_while_plain_scrapes_come() -> None:
     assert all(seg.plain is None for seg in s._segments)
     same_samples(s, live)
 
-
-async def test_a_scrape_written_in_chunks_is_one_snapshot() -> None:
-    """The body is written over many awaits; changes meanwhile must not show in it."""
-    rng = random.Random(6)
-    s, metrics = JobStore(), SelfMetrics()
-    for i in range(6000):  # ~17 MB of plain text: far more than the socket buffers hold
-        s.upsert("a", rich(f"j{i}", "InProgress" if i % 10 == 0 else "Completed", rng), CTXS["a"])
-    before = s.exposition()
-    server = HttpServer(build_app(s, metrics, lambda: True, lambda: [], HttpConfig("127.0.0.1", 0)),
-                        HttpConfig("127.0.0.1", 0))
-    await server.start()
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        await writer.drain()
-        head = await reader.readexactly(65536)
-        for i in range(0, 6000, 2):  # a poll lands while the response is being written
-            s.remove("a", f"j{i}")
-        s.upsert("a", rich("late", "InProgress", rng), CTXS["a"])
-        rest = await reader.read()
-        writer.close()
-    finally:
-        await server.stop()
-    headers, _, body = (head + rest).partition(b"\r\n\r\n")
-    assert b"Content-Length: %d\r\n" % len(body) in headers
-    assert body.startswith(before)  # then the exporter's own metrics
-    assert b'training_job="late"' not in body
-    assert len(s.exposition()) < len(before) / 2
-
-
-async def test_head_gets_the_length_and_no_body() -> None:
-    s, metrics = JobStore(), SelfMetrics()
-    s.upsert("a", rich("j", "Completed", random.Random(1)), CTXS["a"])
-    server = HttpServer(build_app(s, metrics, lambda: True, lambda: [], HttpConfig("127.0.0.1", 0)),
-                        HttpConfig("127.0.0.1", 0))
-    await server.start()
-    try:
-        got = {}
-        for method in ("HEAD", "GET"):
-            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            writer.write(b"%s /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                         % method.encode())
-            got[method] = (await reader.read()).partition(b"\r\n\r\n")
-            writer.close()
-    finally:
-        await server.stop()
-    assert got["HEAD"][2] == b""
-    length = next(h for h in got["HEAD"][0].split(b"\r\n") if h.startswith(b"Content-Length"))
-    # the process_* self-metrics may change length between two scrapes by a few digits
-    assert abs(int(length.split(b":")[1]) - len(got["GET"][2])) < 100
-    assert len(got["GET"][2]) > 1000
