@@ -1,117 +1,250 @@
-"""The job store: pre-rendered chunks per job, served as cached gzip per segment.
+"""The job store: jobs kept compact, served as cached gzip per segment.
 
-All mutation happens on the event loop, and a scrape builds its body synchronously, so
-every scrape sees one consistent snapshot.
+All mutation happens on the event loop, and a scrape builds its body synchronously from
+immutable bytes, so every scrape sees one consistent snapshot.
 
 Why segments: the text format wants each family's samples together, so a naive cache is
 one body that any change invalidates, and at 10,000 jobs rebuilding and compressing it
-costs ~250 ms on the first scrape after every poll. Instead, jobs live in segments of at
-most SEGMENT_SIZE jobs, each keeping one gzip member per family; a scrape concatenates,
-for each family, its header and every segment's member (gzip members concatenate into one
-valid stream). Running jobs, re-rendered every poll, share the "hot" segments; finished
-jobs fill "cold" segments in arrival order, so a poll recompresses only the hot segments
-and the few cold ones that gained or lost a job. A full cold segment keeps only its gzip
-members (see _Entry.chunks). No plain-text body is cached: Prometheus always asks for
-gzip, and a plain scrape is joined on demand.
+costs ~250 ms on the first scrape after every poll. Instead, jobs live in segments, each
+keeping one gzip member per family; a scrape concatenates, for each family, its header and
+every segment's member (gzip members concatenate into one valid stream). Running jobs,
+re-rendered every poll, share the small "hot" segments; finished jobs fill "cold" segments
+in arrival order, so a poll recompresses only the hot segments and the few cold ones that
+gained or lost a job.
+
+Memory (see docs/benchmarks.md): once its segment is compressed, a job's text is dropped
+and only its record is kept: a running job as a TrainingJob whose repeated strings are
+shared, a finished job packed into bytes (exporter/packing.py). Rendering is pure, so a
+segment that must be compressed again renders its jobs again from their records and the
+context they were rendered with. The plain-text body is inflated from the gzip members,
+per segment, and kept only while plain scrapes keep coming (PLAIN_KEEP_SECONDS): it is ten
+times the size of the gzip, and Prometheus always asks for gzip.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import Iterator
+import math
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .families import FAMILIES, RenderContext
-from .model import TrainingJob
-from .render import family_header, render_job
+from .model import ACTIVE_STATUSES, TrainingJob
+from .packing import compact, pack, unpack
+from .render import family_header, identity_labels, render_job
 
 SEGMENT_SIZE = 128  # measured at 10,000 jobs: 512 -> 8 ms to recompress one, 128 -> 4.6 ms
+# Hot segments are smaller: a change to one running job between polls (a describe landing)
+# renders its whole segment again, as hot jobs keep no text once compressed.
+HOT_SEGMENT_SIZE = 32
 GZIP_LEVEL = 1  # level 1 compresses ~3x faster than 6 and only ~15% larger here
+PLAIN_KEEP_SECONDS = 300.0  # plain bodies are dropped this long after the last plain scrape
 _HEADERS = tuple(family_header(f) for f in FAMILIES)
 _GZ_HEADERS = tuple(gzip.compress(h, GZIP_LEVEL) for h in _HEADERS)
 
-Key = tuple[str, str]  # (target, job name)
+Text = tuple[bytes, ...]  # one chunk per entry of FAMILIES
+Record = TrainingJob | bytes  # a running job as is, a finished one packed
+# (name, text, record, context): immutable, so safe to hand to a worker thread
+_Source = tuple[str, Text | None, Record, RenderContext]
+_FAMILY_NAMES = tuple(f.name.encode() for f in FAMILIES)
 
 
-@dataclass(slots=True)
+class StoredJob(Protocol):
+    """What the store tells about any job without unpacking it: cheap enough for every
+    cycle's scan of the running set and of retention."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def finished_at(self) -> float | None: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+
+@dataclass(eq=False, slots=True)
 class _Entry:
-    job: TrainingJob
+    name: str
+    status: str  # interned: one string per status value for the whole store
+    finished_at: float | None
     ctx: RenderContext
-    # None once a finished job lives only in its segment's gzip members: most of a fleet is
-    # finished jobs, and their text is 60% of the memory a job costs. A finished job renders
-    # the same whenever it is rendered (nothing in it counts up to "now"), so when its
-    # segment must be compressed again it is simply rendered again.
-    chunks: tuple[bytes, ...] | None
+    record: Record
+    text: Text | None  # None once its segment is compressed
+    seg: _Segment | None = None
 
-    def text(self) -> tuple[bytes, ...]:
-        return self.chunks if self.chunks is not None else render_job(self.job, self.ctx)
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def job(self) -> TrainingJob:
+        return _job(self.record)
+
+    def source(self) -> _Source:
+        return (self.name, self.text, self.record, self.ctx)
+
+    def ident(self) -> bytes:
+        return _ident(self.name, self.ctx)
 
 
-def _compress(entries: list[_Entry]) -> tuple[bytes, ...]:
-    """Pure on immutable data (jobs, contexts, bytes): safe in a worker thread."""
-    chunks = [e.text() for e in entries]
-    members = []
-    for i in range(len(FAMILIES)):
-        text = b"".join(c[i] for c in chunks)
-        members.append(gzip.compress(text, GZIP_LEVEL) if text else b"")
-    return tuple(members)
+def _job(record: Record) -> TrainingJob:
+    return record if isinstance(record, TrainingJob) else unpack(record)
+
+
+def _ident(name: str, ctx: RenderContext) -> bytes:
+    return identity_labels(name, ctx).encode()
+
+
+def _build(
+    sources: list[_Source], old: tuple[bytes, ...], cuts: list[bytes]
+) -> tuple[Text, tuple[bytes, ...]]:
+    """A segment's text and gzip members per family. Pure on immutable data (names, texts,
+    records, contexts, bytes): safe in a worker thread.
+
+    Jobs without text are in `old` (the members last compressed). When only a few jobs
+    changed, their stale lines (and those of jobs removed, `cuts`) are cut out of the
+    inflated old text and the new lines appended: inflating is C, while rendering the
+    unchanged jobs again is Python, ~70 us a job."""
+    fresh = [(name, ctx, text) for name, text, _, ctx in sources if text is not None]
+    changed = len(fresh) + len(cuts)
+    if old and len(fresh) < len(sources) and changed <= max(8, len(sources) // 4):
+        idents = [_ident(name, ctx) for name, ctx, _ in fresh] + cuts
+        plain = _inflate(old)
+        texts = tuple(
+            _cut(plain[i], _FAMILY_NAMES[i], idents) + b"".join(t[i] for _, _, t in fresh)
+            for i in range(len(FAMILIES))
+        )
+    else:
+        chunks = [
+            t if t is not None else render_job(_job(r), ctx) for _, t, r, ctx in sources
+        ]
+        texts = tuple(b"".join(c[i] for c in chunks) for i in range(len(FAMILIES)))
+    return texts, tuple(gzip.compress(t, GZIP_LEVEL) if t else b"" for t in texts)
+
+
+def _cut(text: bytes, family: bytes, idents: list[bytes]) -> bytes:
+    """`text` without the lines of the given jobs. A job's lines in a family are adjacent
+    and each starts with `family{<identity labels>`; that prefix cannot occur inside a
+    line, where every `"` of a label value is escaped."""
+    spans = []
+    for ident in idents:
+        prefix = family + b"{" + ident
+        start = text.find(prefix)
+        if start < 0:
+            continue
+        end = start
+        while text.startswith(prefix, end):
+            end = text.index(b"\n", end) + 1
+        spans.append((start, end))
+    if not spans:
+        return text
+    spans.sort()
+    kept, pos = [], 0
+    for start, end in spans:
+        kept.append(text[pos:start])
+        pos = end
+    kept.append(text[pos:])
+    return b"".join(kept)
+
+
+def _inflate(members: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    # zlib releases the GIL on large buffers: this may run in a worker thread too.
+    return tuple(zlib.decompress(m, wbits=31) if m else b"" for m in members)
 
 
 @dataclass(eq=False, slots=True)
 class _Segment:
     hot: bool
-    entries: dict[Key, _Entry] = field(default_factory=dict)
+    entries: list[_Entry] = field(default_factory=list)
     members: tuple[bytes, ...] = ()
     version: int = 0  # bumped on every change
     done: int = -1  # the version `members` was compressed from
+    cuts: list[bytes] = field(default_factory=list)  # jobs removed since: lines to cut
+    plain: tuple[bytes, ...] | None = None  # `members` inflated, while plain scrapes come
+    plain_done: int = -1
 
     @property
     def dirty(self) -> bool:
         return self.done != self.version
 
+    @property
+    def full(self) -> bool:
+        return len(self.entries) >= (HOT_SEGMENT_SIZE if self.hot else SEGMENT_SIZE)
+
     def touch(self) -> None:
         self.version += 1
 
-    def snapshot(self) -> list[_Entry]:
-        return list(self.entries.values())
+    def snapshot(self) -> tuple[list[_Source], tuple[bytes, ...], list[bytes]]:
+        return [e.source() for e in self.entries], self.members, list(self.cuts)
 
-    def done_at(self, version: int, members: tuple[bytes, ...]) -> None:
+    def done_at(self, version: int, texts: Text, members: tuple[bytes, ...], plain: bool) -> None:
         self.members, self.done = members, version
-        if not self.hot:
-            for e in self.entries.values():
-                e.chunks = None
+        self.cuts.clear()
+        for e in self.entries:
+            e.text = None
+        if plain:
+            self.plain, self.plain_done = texts, version
 
-    def compressed(self) -> tuple[bytes, ...]:
+    def compressed(self, plain: bool = False) -> tuple[bytes, ...]:
         if self.dirty:
-            self.done_at(self.version, _compress(self.snapshot()))
+            texts, members = _build(*self.snapshot())
+            self.done_at(self.version, texts, members, plain)
         return self.members
+
+    def plain_text(self) -> tuple[bytes, ...]:
+        members = self.compressed(plain=True)  # if dirty, also leaves the text in `plain`
+        plain = self.plain
+        if plain is None or self.plain_done != self.version:
+            plain = self.plain = _inflate(members)
+            self.plain_done = self.version
+        return plain
 
 
 class JobStore:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._targets: dict[str, dict[str, _Entry]] = {}
-        self._where: dict[Key, _Segment] = {}
         self._segments: list[_Segment] = []
-        self._version = 0
-        self._gzip_version = -1
-        self._gzip = b""
+        self._count = 0
+        self._clock = clock
+        self._plain_at = -math.inf  # when the last plain body was asked for
 
     # -- mutation (event loop only) ------------------------------------------------
     def upsert(self, target: str, job: TrainingJob, ctx: RenderContext) -> None:
-        key = (target, job.name)
-        entry = _Entry(job, ctx, render_job(job, ctx))
-        self._targets.setdefault(target, {})[job.name] = entry
-        seg = self._where.get(key)
-        if seg is None or seg.hot != job.is_active:
-            if seg is not None:
-                self._drop(seg, key)
-            seg = self._open_segment(job.is_active)
-            self._where[key] = seg
-        seg.entries[key] = entry
+        jobs = self._targets.setdefault(target, {})
+        entry = jobs.get(job.name)
+        hot = job.is_active
+        record: Record
+        if not hot:
+            record = pack(job)
+        elif entry is not None and entry.record is job:
+            record = job  # re-rendered for a new "now": already compact
+        else:
+            record = compact(job)
+        text = render_job(job, ctx)
+        status = sys.intern(job.status)
+        if entry is None:
+            entry = _Entry(job.name, status, job.finished_at, ctx, record, text)
+            jobs[job.name] = entry
+            self._count += 1
+        else:
+            entry.status, entry.finished_at, entry.ctx = status, job.finished_at, ctx
+            entry.record, entry.text = record, text
+            if entry.seg is not None and entry.seg.hot != hot:
+                self._drop(entry)
+        seg = entry.seg
+        if seg is None:
+            seg = entry.seg = self._open_segment(hot)
+            seg.entries.append(entry)
         seg.touch()
-        self._version += 1
-        if not seg.hot and len(seg.entries) == SEGMENT_SIZE:
+        if not seg.hot and seg.full:
             # A full segment of finished jobs rarely changes again: compress it now and let
             # its jobs' text go, so memory never holds the text of more than one such segment
             # (a backfill of thousands of finished jobs would otherwise peak at all of them).
@@ -119,11 +252,11 @@ class JobStore:
 
     def remove(self, target: str, name: str) -> bool:
         jobs = self._targets.get(target)
-        if jobs is None or jobs.pop(name, None) is None:
+        entry = jobs.pop(name, None) if jobs is not None else None
+        if entry is None:
             return False
-        key = (target, name)
-        self._drop(self._where.pop(key), key)
-        self._version += 1
+        self._drop(entry)
+        self._count -= 1
         return True
 
     def _open_segment(self, hot: bool) -> _Segment:
@@ -131,15 +264,20 @@ class JobStore:
         # finished, and retention empties the oldest segments first.
         for seg in reversed(self._segments):
             if seg.hot == hot:
-                if len(seg.entries) < SEGMENT_SIZE:
+                if not seg.full:
                     return seg
                 break
         seg = _Segment(hot)
         self._segments.append(seg)
         return seg
 
-    def _drop(self, seg: _Segment, key: Key) -> None:
-        del seg.entries[key]
+    def _drop(self, entry: _Entry) -> None:
+        seg, entry.seg = entry.seg, None
+        if seg is None:
+            return
+        seg.entries.remove(entry)  # identity: _Entry compares by identity
+        if seg.done >= 0:
+            seg.cuts.append(entry.ident())
         seg.touch()
         if not seg.entries:
             self._segments.remove(seg)
@@ -147,43 +285,65 @@ class JobStore:
     # -- reads ---------------------------------------------------------------------
     def get(self, target: str, name: str) -> TrainingJob | None:
         entry = self._targets.get(target, {}).get(name)
-        return entry.job if entry else None
+        return entry.job() if entry else None
 
     def jobs(self, target: str) -> Iterator[TrainingJob]:
-        return (e.job for e in list(self._targets.get(target, {}).values()))
+        """Every job of the target as a full record: finished ones are unpacked (~20 us
+        each). For per-cycle scans use running() and stored()."""
+        return (e.job() for e in list(self._targets.get(target, {}).values()))
+
+    def running(self, target: str) -> list[TrainingJob]:
+        """The target's running (InProgress, Stopping) jobs as full records; no unpacking."""
+        out = []
+        for e in self._targets.get(target, {}).values():
+            if isinstance(e.record, TrainingJob):
+                out.append(e.record)
+        return out
+
+    def stored(self, target: str) -> list[StoredJob]:
+        """Name, status and finish time of every job of the target, without unpacking."""
+        return list(self._targets.get(target, {}).values())
 
     def count(self, target: str) -> int:
         return len(self._targets.get(target, {}))
 
     def __len__(self) -> int:
-        return len(self._where)
+        return self._count
+
+    def exposition_parts(self) -> list[bytes]:
+        """The plain-text body as parts to join or write in order (one snapshot)."""
+        self._plain_at = self._clock()
+        return _interleave(_HEADERS, [seg.plain_text() for seg in self._segments])
+
+    def exposition_gzip_parts(self) -> list[bytes]:
+        """The gzip body as gzip members to join or write in order (one snapshot)."""
+        return _interleave(_GZ_HEADERS, [seg.compressed() for seg in self._segments])
 
     def exposition(self) -> bytes:
-        """The plain-text body, joined on demand (not cached: see the module docstring)."""
-        texts = [e.text() for seg in self._segments for e in seg.entries.values()]
-        parts: list[bytes] = []
-        for i, header in enumerate(_HEADERS):
-            parts.append(header)
-            parts.extend(t[i] for t in texts)
-        return b"".join(parts)
+        return b"".join(self.exposition_parts())
+
+    def exposition_gzip(self) -> bytes:
+        return b"".join(self.exposition_gzip_parts())
 
     async def precompress(self) -> None:
         """Compress changed segments in a worker thread (zlib releases the GIL), so the
         scrape after a poll finds them ready instead of compressing on the event loop.
-        A segment changed meanwhile stays dirty and is compressed by whoever needs it."""
+        A segment changed meanwhile stays dirty and is compressed by whoever needs it.
+        Plain bodies are inflated here too while plain scrapes come, dropped otherwise."""
+        keep_plain = self._clock() - self._plain_at <= PLAIN_KEEP_SECONDS
         for seg in [s for s in self._segments if s.dirty]:
-            version, entries = seg.version, seg.snapshot()
-            members = await asyncio.to_thread(_compress, entries)
+            version, snapshot = seg.version, seg.snapshot()
+            texts, members = await asyncio.to_thread(_build, *snapshot)
             if seg.version == version and seg.dirty:
-                seg.done_at(version, members)
+                seg.done_at(version, texts, members, keep_plain)
+        if not keep_plain:
+            for seg in self._segments:
+                seg.plain = None
 
-    def exposition_gzip(self) -> bytes:
-        if self._gzip_version != self._version:
-            members = [seg.compressed() for seg in self._segments]
-            parts: list[bytes] = []
-            for i, header in enumerate(_GZ_HEADERS):
-                parts.append(header)
-                parts.extend(m[i] for m in members)
-            self._gzip = b"".join(parts)
-            self._gzip_version = self._version
-        return self._gzip
+
+def _interleave(headers: tuple[bytes, ...], bodies: list[tuple[bytes, ...]]) -> list[bytes]:
+    parts: list[bytes] = []
+    for i, header in enumerate(headers):
+        parts.append(header)
+        parts.extend(b[i] for b in bodies)
+    return parts

@@ -146,7 +146,7 @@ class TargetSync:
             # A job we think is running but the API no longer lists as running changed
             # without our noticing (or vanished): look at it again.
             todo |= {
-                j.name for j in self.store.jobs(self.key) if j.is_active and j.name not in active
+                j.name for j in self.store.running(self.key) if j.name not in active
             }
             self._last_reconcile = now
         return todo
@@ -158,7 +158,7 @@ class TargetSync:
         soon = sorted(self._soon - already)
         budget = max(1, int(self.api.describe_rate() * self.settings.poll_interval / 2))
         picked = set(soon[:budget])
-        active = [j.name for j in self.store.jobs(self.key) if j.is_active]
+        active = [j.name for j in self.store.running(self.key)]
         due_before = now - self.settings.refresh_interval
         due = sorted(
             (self._described_at.get(n, 0.0), n)
@@ -204,8 +204,8 @@ class TargetSync:
         self._commit(staged, set(staged))
         # Running jobs' elapsed times count up with no API call.
         ctx = RenderContext(self.api.region, self.api.account_id, now, self.settings.tag_labels)
-        for job in list(self.store.jobs(self.key)):
-            if job.is_active and job.name not in staged:
+        for job in self.store.running(self.key):
+            if job.name not in staged:
                 self.store.upsert(self.key, job, ctx)
 
     # -- one cycle ---------------------------------------------------------------------
@@ -242,7 +242,7 @@ class TargetSync:
         horizon = now - self.settings.retention
         old = [
             j.name
-            for j in self.store.jobs(self.key)
+            for j in self.store.stored(self.key)
             if (j.finished_at is not None and j.finished_at < horizon)
             or not self.settings.wants(j.name)
         ]

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
     "1 cold sync": 3,
     "2 steady state": 1,
-    "3 scrape": 2,
-    "4 memory": 1,
+    "3 scrape": 4,  # gzip and plain, p50 and p99
+    "4 memory": 2,  # 10% and 30% running
     "5 throttled": 1,
     "8 exporter memory": 2,
 }

@@ -182,16 +182,19 @@ class CloudWatchSource:
     def _plan(self, now: float) -> tuple[list[TrainingJob], list[TrainingJob], set[str]]:
         """(running jobs to fetch, ended jobs due their last fetch, jobs whose series stay)."""
         running, final, keep = [], [], set()
-        for job in self.jobs.jobs(self.key):
-            if job.is_active:
-                keep.add(job.name)
-                if wants_hosts(job):
-                    running.append(job)
-            elif job.is_terminal and job.name in self._watched:
-                keep.add(job.name)
-                ended = job.finished_at or now
+        # running() and get() of the few watched jobs: finished jobs are kept packed, and
+        # unpacking all of them every cycle would cost ~20 us a job.
+        for job in self.jobs.running(self.key):
+            keep.add(job.name)
+            if wants_hosts(job):
+                running.append(job)
+        for name in sorted(self._watched - keep):
+            ended_job = self.jobs.get(self.key, name)
+            if ended_job is not None and ended_job.is_terminal:
+                keep.add(name)
+                ended = ended_job.finished_at or now
                 if now - ended >= self.settings.final_delay:
-                    final.append(job)
+                    final.append(ended_job)
         return running, final, keep
 
     def _queries(self, jobs: Iterable[TrainingJob], account: str) -> list[list[Query]]:
@@ -258,7 +261,7 @@ class CloudWatchSource:
             fetched_jobs |= {q.host.job for q in batch}
         self._watched |= {j.name for j in running if j.name in fetched_jobs}
         self._watched -= {j.name for j in final if j.name in fetched_jobs}
-        self._watched &= {j.name for j in self.jobs.jobs(self.key)}
+        self._watched &= {j.name for j in self.jobs.stored(self.key)}
         self._samples = {k: s for k, s in self._samples.items() if k[0].job in keep}
         self._fetched = {h: t for h, t in self._fetched.items() if h.job in keep}
         self.out.replace(self.key, render(self._samples.values(), self.region, account))
