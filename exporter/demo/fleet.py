@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from exporter.demo.events import DemoEvents
 from exporter.demo.initial import initial_fleet
 from exporter.demo.jobs import LIVE, Features, Placement, make_plan
 from exporter.demo.lifecycles import ARRIVAL_WEIGHTS, HOUR, MIN
@@ -63,7 +64,7 @@ class DemoEnvironment:
 
     def __init__(
         self, *, seed: int = 1, speed: float = 30.0,
-        regions: tuple[str, ...] = ("us-east-1", "eu-west-1"),
+        regions: tuple[str, ...] = ("us-east-1", "eu-west-1"), events: bool = False,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -89,6 +90,10 @@ class DemoEnvironment:
         self._next_arrival = utcnow()
         self._next_prune = utcnow()
         self._fleet_tag = random.Random(f"{seed}/tag").getrandbits(16).to_bytes(2).hex()
+        self._events_on = events
+        self._events: DemoEvents | None = None
+        #: SQS queues the simulated changes are published to as EventBridge events.
+        self.queue_urls: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -105,6 +110,12 @@ class DemoEnvironment:
             self._stores = [SageMakerStore(t.account_id, t.region) for t in self.targets]
             self._server.start()
             self.endpoint_url = self._server.endpoint_url
+            if self._events_on:
+                self._events = DemoEvents(
+                    self.endpoint_url, self.access_key_id, self.secret_access_key,
+                    [(t.region, t.role_arn) for t in self.targets],
+                )
+                self.queue_urls = list(self._events.queue_urls)
             now = utcnow()
             self._seed_initial(now)
             self._next_arrival = now + self._gap()
@@ -122,6 +133,9 @@ class DemoEnvironment:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout=5)
+        events, self._events = self._events, None
+        if events is not None:
+            events.close()
         self._server.stop()
         # Leave moto's process-global backend as we found it.
         for tracked in self._jobs.values():
@@ -173,6 +187,8 @@ class DemoEnvironment:
         modified = last_event if initial else now
         store.insert(plan.name, plan.static, plan.tags, plan.created, view, modified)
         self._jobs[(target, plan.name)] = _Tracked(plan, store, view, now, now)
+        if not initial:
+            self._publish(target, plan)
 
     def _run(self) -> None:
         while not self._stop.wait(self._tick):
@@ -199,10 +215,19 @@ class DemoEnvironment:
             if view != tracked.view:
                 tracked.store.update(tracked.plan.name, view, now)
                 tracked.view = view
+                self._publish(self._stores.index(tracked.store), tracked.plan)
             tracked.written = now
         if now >= self._next_prune:
             self._prune(now)
             self._next_prune = now + self._prune_every()
+
+    def _publish(self, target: int, plan: JobPlan) -> None:
+        if self._events is None:
+            return
+        try:
+            self._events.publish(target, plan.name, plan.tags)
+        except Exception:  # the poll still sees the change: the demo goes on
+            log.exception("demo event for %s not sent", plan.name)
 
     def _prune_every(self) -> timedelta:
         # Rare enough that moto's index-based NextToken seldom shifts under a paginating poller.
