@@ -44,6 +44,9 @@ OPERATIONS_USED: frozenset[str] = frozenset(
         "sagemaker:Search",
         "sts:AssumeRole",
         "sts:GetCallerIdentity",
+        # event mode (aws_sqs.py); DeleteMessageBatch is authorised as sqs:DeleteMessage
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
     }
 )
 

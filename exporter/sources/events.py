@@ -27,7 +27,7 @@ from typing import Protocol
 import structlog
 
 from ..aws import ApiError
-from ..aws_sqs import Message
+from ..aws_sqs import WAIT_SECONDS, Message
 from ..families import RenderContext
 from ..parse_event import JobEvent, Rejected, merge_event, parse_event
 from ..selfmetrics import SelfMetrics
@@ -42,7 +42,7 @@ RETRY_FIRST, RETRY_MAX = 1.0, 10.0  # backoff of the probe of a failed queue, se
 class Queue(Protocol):
     url: str
 
-    async def receive(self) -> list[Message]: ...
+    async def receive(self, wait_seconds: int = ...) -> list[Message]: ...
     async def delete(self, messages: Sequence[Message]) -> int: ...
 
 
@@ -94,7 +94,9 @@ class QueueConsumer:
                 await _wait_any(stop, self._healthy)
                 continue
             try:
-                messages = await self.queue.receive()
+                # Until the queue has answered, ask without waiting: a long poll of an empty
+                # queue would keep event mode (and a recovery) 20 s from being known.
+                messages = await self.queue.receive(0 if not self.up else WAIT_SECONDS)
             except ApiError as err:
                 self._set_up(False, err)
                 await _wait_any(stop, timeout=delay)
@@ -223,6 +225,8 @@ class EventSource:
             # comes back after the visibility timeout, as stale.
             for t in tasks:
                 t.cancel()
+            for sync in self.syncs:
+                sync.cancel_describes()
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
