@@ -354,11 +354,6 @@ class TargetSync:
         for task in list(self._wanted_tasks):
             task.cancel()
 
-    def cancel_describes(self) -> None:
-        """On shutdown: describes asked for by events are not waited for."""
-        for task in list(self._wanted_tasks):
-            task.cancel()
-
     def _store_is_newer(self, job: TrainingJob) -> bool:
         prev = self.store.get(self.key, job.name)
         # Events carry milliseconds: a describe of the same change must not lose to the

@@ -188,7 +188,7 @@ class DemoEnvironment:
         store.insert(plan.name, plan.static, plan.tags, plan.created, view, modified)
         self._jobs[(target, plan.name)] = _Tracked(plan, store, view, now, now)
         if not initial:
-            self._publish(target, plan)
+            self._publish(target, plan, store)
 
     def _run(self) -> None:
         while not self._stop.wait(self._tick):
@@ -215,17 +215,17 @@ class DemoEnvironment:
             if view != tracked.view:
                 tracked.store.update(tracked.plan.name, view, now)
                 tracked.view = view
-                self._publish(self._stores.index(tracked.store), tracked.plan)
+                self._publish(self._stores.index(tracked.store), tracked.plan, tracked.store)
             tracked.written = now
         if now >= self._next_prune:
             self._prune(now)
             self._next_prune = now + self._prune_every()
 
-    def _publish(self, target: int, plan: JobPlan) -> None:
+    def _publish(self, target: int, plan: JobPlan, store: SageMakerStore) -> None:
         if self._events is None:
             return
         try:
-            self._events.publish(target, plan.name, plan.tags)
+            self._events.publish(target, store.describe(plan.name), plan.tags)
         except Exception:  # the poll still sees the change: the demo goes on
             log.exception("demo event for %s not sent", plan.name)
 

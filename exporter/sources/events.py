@@ -206,6 +206,8 @@ class EventSource:
             await _wait_any(stop, timeout=self.settings.poll_interval)
             if self.event_mode and not stop.is_set():
                 self.rerender_running()
+                for sync in self.syncs[:1]:  # one store behind every target
+                    await sync.store.precompress()
 
     async def run(self, stop: asyncio.Event, ready: Callable[[], bool]) -> None:
         # Wait for every target's first poll: it resolves the account ids events are
