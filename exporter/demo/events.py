@@ -38,7 +38,7 @@ def epoch_ms(value: datetime, style: int) -> str | int | float:
     """A datetime as epoch milliseconds: string, integer or float by `style` % 3."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    ms = round(value.timestamp() * 1000)
+    ms = int(value.timestamp() * 1000)  # truncated, as a millisecond clock reads
     return (str(ms), ms, float(ms))[style % 3]
 
 
