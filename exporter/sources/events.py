@@ -124,7 +124,13 @@ class QueueConsumer:
         messages to delete."""
         done = []
         for m in messages:
-            outcome = self.apply(m)
+            try:
+                outcome = self.apply(m)
+            except Exception as exc:  # one bad message must not stop the receiver
+                # The type only: an exception's text may quote the body (HyperParameters).
+                self._log.error("event not applied", message_id=m.message_id,
+                                error=type(exc).__name__)
+                outcome = "malformed"
             self._count(outcome)
             if outcome != "deferred":
                 done.append(m)
