@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from .aws import AwsSettings, SageMakerTarget
+from .aws_sqs import SqsQueue
 from .config import Settings
 from .http import Authenticator, HttpConfig, HttpServer, build_app
 from .model import Target
 from .selfmetrics import SelfMetrics
+from .sources.events import EventSettings, EventSource
 from .store import JobStore
 from .sync import CycleResult, SyncSettings, TargetSync
 
@@ -138,8 +140,10 @@ class Exporter:
     ) -> None:
         self.settings = settings
         self.plan = plan(settings, demo)
+        self.demo = demo
         self.metrics, self.store = SelfMetrics(), JobStore()
         self.syncs: list[TargetSync] = []
+        self.events: EventSource | None = None
         self._stack = AsyncExitStack()
         self._http_config = HttpConfig(
             settings.listen_host,
@@ -147,6 +151,7 @@ class Exporter:
             ssl_context,
             authenticator,
             demo=demo is not None,
+            event_queues=len(self._queue_urls()),
         )
         self.server: HttpServer | None = None
         # --cloudwatch: per-host utilisation, its own sources, store and self-metrics.
@@ -178,10 +183,35 @@ class Exporter:
                 )
             if s.cloudwatch:
                 await self._start_cloudwatch()
+            await self._start_events()
         except BaseException:
             await self._stack.aclose()
             raise
         return self
+
+    def _queue_urls(self) -> tuple[str, ...]:
+        urls = self.settings.events_queue_urls
+        if self.demo is not None and self.settings.demo_events:
+            urls = (*urls, *self.demo.queue_urls)
+        return tuple(dict.fromkeys(urls))
+
+    async def _start_events(self) -> None:
+        urls = self._queue_urls()
+        if not urls or self.settings.once:
+            return
+        s, aws = self.settings, self.plan.aws
+        queues = [
+            await self._stack.enter_async_context(
+                SqsQueue(url, self.plan.targets[0].region, aws.access_key_id, aws.secret_access_key)
+            )
+            for url in urls
+        ]
+        self.events = EventSource(
+            queues,
+            self.syncs,
+            self.metrics,
+            EventSettings(s.poll_interval, s.events_poll_interval, s.tag_labels),
+        )
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
@@ -254,6 +284,10 @@ class Exporter:
             asyncio.create_task(c.run(stop, _synced_of(s)), name=f"cloudwatch {s.key}")
             for c, s in self.cloudwatch
         ]
+        if self.events is not None:
+            tasks.append(
+                asyncio.create_task(self.events.run(stop, lambda: self.ready), name="events")
+            )
         await stop.wait()
         _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
         for t in pending:
@@ -270,7 +304,9 @@ async def serve(
         if settings.demo:
             from .demo import DemoEnvironment
 
-            demo = DemoEnvironment(seed=settings.demo_seed, speed=settings.demo_speed)
+            demo = DemoEnvironment(
+                seed=settings.demo_seed, speed=settings.demo_speed, events=settings.demo_events
+            )
             await asyncio.to_thread(demo.start)
             stack.callback(demo.stop)
             log.info("demo started", endpoint_url=demo.endpoint_url)

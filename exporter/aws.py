@@ -47,6 +47,9 @@ OPERATIONS_USED: frozenset[str] = frozenset(
         # --cloudwatch (exporter/sources/cloudwatch.py)
         "cloudwatch:GetMetricData",
         "ec2:DescribeInstanceTypes",
+        # event mode (aws_sqs.py); DeleteMessageBatch is authorised as sqs:DeleteMessage
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
     }
 )
 

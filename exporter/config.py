@@ -160,6 +160,28 @@ OPTIONS: tuple[Option, ...] = (
         "Most CloudWatch metrics requested per sliding hour, all targets together (0: no cap); "
         "when it binds, the hosts fetched least recently go first.",
     ),
+    Option(
+        "events-queue-url",
+        "list",
+        [],
+        "SQS queue that an EventBridge rule feeds with 'SageMaker Training Job State "
+        "Change' events; repeatable. Turns on event mode: changes show within seconds and "
+        "polling becomes the slower safety net.",
+    ),
+    Option(
+        "events-poll-interval",
+        "duration",
+        300.0,
+        "How often to list changed jobs in event mode while every event queue is up; "
+        "--poll-interval applies when a queue fails.",
+    ),
+    Option(
+        "demo-events",
+        "bool",
+        True,
+        "Demo: send the simulated changes as EventBridge events through SQS, so the demo "
+        "runs in event mode (--no-demo-events: polling only).",
+    ),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 #: A simulated fleet moves in minutes, so the demo polls faster unless told otherwise.
@@ -169,7 +191,10 @@ DEMO_DEFAULTS = {
     "reconcile-interval": 60.0,
     "cloudwatch": True,  # the demo publishes utilisation to its embedded CloudWatch
     "cloudwatch-interval": 15.0,
+    "events-poll-interval": 60.0,
 }
+#: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, or a local server's http://HOST:PORT/...
+_QUEUE_URL_RE = re.compile(r"https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?")
 
 
 def _truthy(value: Any) -> bool:
@@ -210,6 +235,9 @@ class Settings:
     cloudwatch: bool = False
     cloudwatch_interval: float = 300.0
     cloudwatch_budget: int = 36000
+    events_queue_urls: tuple[str, ...] = ()
+    events_poll_interval: float = 300.0
+    demo_events: bool = True
 
 
 def parse_duration(text: str | float | int) -> float:
@@ -327,7 +355,13 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
         if name in values and not ok:
             problems.append(f"--{name}: {why}")
 
-    for name in ("poll-interval", "refresh-interval", "reconcile-interval", "retention"):
+    for name in (
+        "poll-interval",
+        "refresh-interval",
+        "reconcile-interval",
+        "retention",
+        "events-poll-interval",
+    ):
         check(name, values.get(name, 1) > 0, "must be greater than zero")
     for name in ("list-rps", "describe-rps"):
         check(name, values.get(name) is None or values[name] > 0, "must be greater than zero")
@@ -370,6 +404,12 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
             problems.append("--region: no region given and no AWS default region configured")
     if not values.get("base-account", True) and not values.get("role-arn"):
         problems.append("--no-base-account needs at least one --role-arn")
+    for url in values.get("events-queue-url", []):
+        if not _QUEUE_URL_RE.fullmatch(url):
+            problems.append(
+                f"--events-queue-url: {url!r} is not an SQS queue URL "
+                "(https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+            )
     endpoint = values.get("endpoint-url") or environ.get("AWS_ENDPOINT_URL") or None
     if problems:
         raise ConfigError("; ".join(problems))
@@ -404,5 +444,8 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
         cloudwatch=values["cloudwatch"],
         cloudwatch_interval=values["cloudwatch-interval"],
         cloudwatch_budget=values["cloudwatch-budget"],
+        events_queue_urls=tuple(dict.fromkeys(values["events-queue-url"])),
+        events_poll_interval=values["events-poll-interval"],
+        demo_events=values["demo-events"],
     )
     return settings

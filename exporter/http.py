@@ -42,6 +42,7 @@ class HttpConfig:
     ssl_context: ssl.SSLContext | None = None
     authenticator: Authenticator | None = None
     demo: bool = False
+    event_queues: int = 0  # SQS queues of the event source; 0: polling only
 
 
 class Extra(Protocol):
@@ -95,12 +96,19 @@ def chunks(parts: list[bytes], size: int = WRITE_CHUNK) -> Iterator[bytes]:
         yield b"".join(batch)
 
 
-def _landing(demo: bool, targets: list[str]) -> str:
+def _landing(demo: bool, targets: list[str], event_queues: int = 0) -> str:
     note = (
         "<p><b>Demo mode:</b> this exporter watches a simulated SageMaker fleet "
         "(an embedded moto server), not AWS.</p>"
         if demo
         else ""
+    )
+    note += (
+        f"<p><b>Event mode:</b> state changes arrive as EventBridge events through "
+        f"{event_queues} SQS queue{'s' if event_queues != 1 else ''} and show within "
+        "seconds; polling is the safety net (see sagemaker_exporter_events_up).</p>"
+        if event_queues
+        else "<p><b>Polling mode:</b> changes show at the next poll.</p>"
     )
     items = "".join(f"<li>{html.escape(t)}</li>" for t in targets)
     return (
@@ -169,7 +177,7 @@ def build_app(
         return web.Response(status=503, text="waiting for the first sync of every target\n")
 
     async def index(request: web.Request) -> web.Response:
-        return web.Response(text=_landing(config.demo, targets()), content_type="text/html")
+        return web.Response(text=_landing(config.demo, targets(), config.event_queues), content_type="text/html")
 
     app = web.Application(middlewares=middlewares)
     app.router.add_get("/metrics", metrics_handler)

@@ -17,6 +17,7 @@ from .model import TERMINAL_STATUSES
 
 OUTCOMES = ("ok", "throttled", "client_error", "server_error", "network_error")
 OPERATIONS = ("ListTrainingJobs", "DescribeTrainingJob", "ListTags", "Search")
+EVENT_OUTCOMES = ("applied", "stale", "ignored", "malformed", "deferred")
 
 
 class SelfMetrics:
@@ -100,6 +101,51 @@ class SelfMetrics:
             ["region", "account_id", "status"],
             registry=r,
         )
+        # -- event source (SQS) --------------------------------------------------------
+        self.events = Counter(
+            "sagemaker_exporter_events",
+            "SQS messages by outcome: applied, stale (the store already held newer), "
+            "ignored (not a training job state change, or no watched target), malformed, "
+            "deferred (its target's account is not known yet: left for redelivery).",
+            ["queue", "outcome"],
+            registry=r,
+        )
+        self.events_up = Gauge(
+            "sagemaker_exporter_events_up",
+            "1 if the last receive from this SQS queue succeeded; while any queue is down "
+            "the exporter polls at --poll-interval.",
+            ["queue"],
+            registry=r,
+        )
+        self.events_lag = Histogram(
+            "sagemaker_exporter_event_lag_seconds",
+            "From an event's time (EventBridge's, else the job's LastModifiedTime) to its "
+            "application to the store.",
+            ["queue"],
+            buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
+            registry=r,
+        )
+        self.events_receive_errors = Counter(
+            "sagemaker_exporter_events_receive_errors",
+            "Failed SQS receives and deletes by outcome (throttled, client_error, "
+            "server_error, network_error).",
+            ["queue", "outcome"],
+            registry=r,
+        )
+        self.poll_interval = Gauge(
+            "sagemaker_exporter_poll_interval_seconds",
+            "The poll interval in force: --events-poll-interval while every event queue is "
+            "up, else --poll-interval.",
+            registry=r,
+        )
+
+    def init_queue(self, queue: str) -> None:
+        for outcome in EVENT_OUTCOMES:
+            self.events.labels(queue, outcome)
+        for outcome in OUTCOMES[1:]:
+            self.events_receive_errors.labels(queue, outcome)
+        self.events_up.labels(queue).set(0)
+        self.events_lag.labels(queue)
 
     def init_target(self, region: str, account_id: str) -> None:
         for op in OPERATIONS:
@@ -129,6 +175,11 @@ class SelfMetrics:
             self.backfill_pending,
             self.search_enabled,
             self.finished,
+            self.events,
+            self.events_up,
+            self.events_lag,
+            self.events_receive_errors,
+            self.poll_interval,
         ):
             suffix = "_total" if metric._type == "counter" else ""
             out.append(

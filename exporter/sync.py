@@ -12,10 +12,10 @@ every cycle from the last description, at no API cost. A steady cycle commits in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import structlog
 
@@ -58,6 +58,10 @@ class TargetSync:
         self._soon: set[str] = set()  # running jobs shown from Search, not described yet
         self._initialized = False
         self._log = structlog.get_logger("sync").bind(region=api.region)
+        # Event mode (apply_job / want_describe): describes asked for, and their tasks.
+        self._wanted: set[str] = set()
+        self._wanted_tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
 
     # -- committing ---------------------------------------------------------------------
     def _commit(self, staged: dict[str, TrainingJob | None], described: set[str]) -> None:
@@ -68,6 +72,8 @@ class TargetSync:
             if job is None:
                 self._forget(name)
                 continue
+            if self._store_is_newer(job):
+                continue  # an event applied while this describe was under way is newer
             self._count_finished(self.store.get(self.key, name), job)
             self.store.upsert(self.key, job, ctx)
             if not job.is_active:
@@ -291,5 +297,98 @@ class TargetSync:
                 self.attempted = True
                 self._log.exception("poll crashed")
             delay = max(0.0, self.settings.poll_interval - (time.monotonic() - began))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            await self._sleep(stop, delay)
+
+    # -- records from outside the poll (events) ------------------------------------------
+    def apply_job(self, job: TrainingJob) -> bool:
+        """Apply a record from outside the poll (an event) at once, in one step with no
+        await (a scrape sees it wholly or not at all). False (nothing changed) if the
+        store already holds the job with a LastModifiedTime newer than the record's."""
+        if not self.settings.wants(job.name) or not self.api.account_id:
+            return False
+        prev = self.store.get(self.key, job.name)
+        if prev == job or self._store_is_newer(job):
+            return False
+        if prev is None and self.settings.tag_labels and not job.tags:
+            self._need_tags.add(job.name)
+        self._count_finished(prev, job)
+        ctx = RenderContext(
+            self.api.region, self.api.account_id, self.clock(), self.settings.tag_labels
+        )
+        self.store.upsert(self.key, job, ctx)
+        return True
+
+    def want_describe(self, name: str) -> None:
+        """Describe this job soon, through the same rate-limited client, for the full
+        record (final metrics, rules)."""
+        if name in self._wanted:
+            return
+        self._wanted.add(name)
+        task = asyncio.get_running_loop().create_task(self._describe_wanted(name))
+        self._wanted_tasks.add(task)
+        task.add_done_callback(self._wanted_tasks.discard)
+
+    async def _describe_wanted(self, name: str) -> None:
+        self._wanted.discard(name)  # from here, a later event asks for a later describe
+        prev = self.store.get(self.key, name)
+        need_tags = prev is None or name in self._need_tags
+        result = CycleResult()
+        got = await fetch_job(self.api, name, prev, self.settings.tag_labels, need_tags, result)
+        if got.gone:
+            return  # the next poll's reconcile removes it
+        if got.job is None:
+            self._retry.add(name)  # the next poll cycle tries again
+            self._log.warning("describe after event failed", job=name, errors=result.errors)
+            return
+        if got.tags_ok:
+            self._need_tags.discard(name)
+        else:
+            self._need_tags.add(name)
+        self.apply_job(got.job)
+        if got.job.is_active:
+            self._described_at[name] = self.clock()
+            self._soon.discard(name)
+
+    def cancel_describes(self) -> None:
+        """On shutdown: describes asked for by events are not waited for."""
+        for task in list(self._wanted_tasks):
+            task.cancel()
+
+    def _store_is_newer(self, job: TrainingJob) -> bool:
+        prev = self.store.get(self.key, job.name)
+        # Events carry milliseconds: a describe of the same change must not lose to the
+        # event by a rounding, so times within 2 ms count as the same.
+        return (
+            prev is not None
+            and prev.last_modified is not None
+            and job.last_modified is not None
+            and prev.last_modified - job.last_modified > 0.002
+        )
+
+    def set_poll_interval(self, seconds: float) -> None:
+        """Poll at this interval from now on (event mode and its fallback); a shorter one
+        applies to the wait under way, counted from its start."""
+        if seconds == self.settings.poll_interval:
+            return
+        self.settings = replace(self.settings, poll_interval=seconds)
+        self._wake.set()
+
+    async def _sleep(self, stop: asyncio.Event, delay: float) -> None:
+        """Wait `delay` seconds, or less if stopped; a new poll interval moves the end of
+        the wait to where it would have been with that interval."""
+        self._wake.clear()
+        cycle_start = time.monotonic() + delay - self.settings.poll_interval
+        deadline = time.monotonic() + delay
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            try:
+                await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+            if self._wake.is_set():
+                self._wake.clear()
+                deadline = cycle_start + self.settings.poll_interval

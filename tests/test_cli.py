@@ -38,6 +38,9 @@ def run(
         (["--listen-address", "nohostport"], {}, "--listen-address"),
         (["--role-arn", "arn:aws:iam::1:user/bob"], {}, "not an IAM role ARN"),
         (["--max-concurrency", "0"], {}, "--max-concurrency"),
+        (["--events-queue-url", "sqs://nope"], {}, "is not an SQS queue URL"),
+        ([], {"SAGEMAKER_EXPORTER_EVENTS_QUEUE_URL": "https://example.com/q"}, "--events-queue-url"),
+        (["--events-poll-interval", "0s"], {}, "--events-poll-interval"),
         (["--no-such-flag"], {}, "unrecognized arguments: --no-such-flag"),
         ([], {"SAGEMAKER_EXPORTER_POLL_INTERVAL": "fast"}, "bad duration 'fast'"),
         ([], {"SAGEMAKER_EXPORTER_ONCE": "maybe"}, "--once: bad boolean"),
@@ -160,3 +163,20 @@ def test_help_lists_every_option() -> None:
 def test_no_base_account_needs_a_role() -> None:
     with pytest.raises(ConfigError, match="--no-base-account"):
         load_settings(["--region", "us-east-1", "--no-base-account"], environ={})
+
+
+def test_events_queue_urls_from_flags_env_and_file(tmp_path: Path) -> None:
+    q1 = "https://sqs.us-east-1.amazonaws.com/111122223333/sagemaker-training-exporter-events"
+    q2 = "https://sqs.eu-west-1.amazonaws.com/444455556666/other.fifo"
+    conf = tmp_path / "c.yml"
+    conf.write_text(f"events-queue-url: [{q1}]\nevents-poll-interval: 10m\n")
+    s = load_settings(["--config", str(conf), "--region", "us-east-1"], environ={})
+    assert s.events_queue_urls == (q1,) and s.events_poll_interval == 600
+    s = load_settings(
+        ["--region", "us-east-1", "--events-queue-url", q2, "--events-queue-url", q1],
+        environ={"SAGEMAKER_EXPORTER_EVENTS_QUEUE_URL": q1},
+    )
+    assert s.events_queue_urls == (q2, q1)  # flags win over the environment, in order
+    s = load_settings(["--region", "us-east-1"], environ={"SAGEMAKER_EXPORTER_EVENTS_QUEUE_URL": f"{q1},{q2}"})
+    assert s.events_queue_urls == (q1, q2) and s.events_poll_interval == 300
+    assert load_settings(["--region", "us-east-1"], environ={}).events_queue_urls == ()

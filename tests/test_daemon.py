@@ -38,6 +38,7 @@ def test_probes_landing_gzip_and_clean_sigterm(daemon: Daemon) -> None:
     landing = requests.get(daemon.url + "/", timeout=5)
     assert landing.status_code == 200 and 'href="/metrics"' in landing.text
     assert "Demo mode" not in landing.text
+    assert "Polling mode" in landing.text and "Event mode" not in landing.text
 
     plain = requests.get(
         daemon.url + "/metrics", headers={"Accept-Encoding": "identity"}, timeout=5

@@ -76,6 +76,11 @@ CONTRACT_METRICS = {
     "sagemaker_exporter_cloudwatch_last_success_timestamp_seconds",
     "sagemaker_exporter_cloudwatch_cycles_total",
     "sagemaker_exporter_cloudwatch_warnings_total",
+    # event mode
+    "sagemaker_exporter_events_total",
+    "sagemaker_exporter_events_up",
+    "sagemaker_exporter_event_lag_seconds_bucket",
+    "sagemaker_exporter_poll_interval_seconds",
 }
 _METRIC_RE = re.compile(r"\b(sagemaker_[a-z_]+)\b")
 

@@ -136,6 +136,7 @@ def scenarios(m: Samples) -> dict[str, bool]:
 def test_demo_shows_every_scenario_and_stops_cleanly(demo: Demo, promtool: str) -> None:
     landing = requests.get(demo.url + "/", timeout=5).text
     assert "Demo mode" in landing and 'href="/metrics"' in landing
+    assert "Event mode" in landing  # the demo publishes its changes as events
     text, m = demo.wait_for(lambda m: all(scenarios(m).values()), timeout=90)
     missing = [name for name, ok in scenarios(m).items() if not ok]
     assert not missing, f"scenarios not seen on /metrics: {missing}"

@@ -74,6 +74,9 @@ def test_iam_policy_scopes_resources_where_the_action_allows_it() -> None:
     # --cloudwatch: neither action has a resource type.
     for action in ("cloudwatch:GetMetricData", "ec2:DescribeInstanceTypes"):
         assert allowed.pop(action) == {"*"}
+    # event mode: only the queue deploy/cloudformation and deploy/terraform create
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage"):
+        assert allowed.pop(action) == {"arn:aws:sqs:*:*:sagemaker-training-exporter-events"}
     (role,) = allowed.pop("sts:AssumeRole")
     assert re.fullmatch(r"arn:aws:iam::\*:role/[A-Za-z0-9+=,.@_-]+", role)
     assert not allowed

@@ -36,6 +36,11 @@ from .e2e_stack import SCRAPE_JOB, Notification, Stack, run_stack, wait_for
 pytestmark = pytest.mark.e2e
 
 EXPORTER_FLAGS = (
+    # Event mode (the demo publishes its changes through EventBridge and SQS): polling at 5
+    # minutes, as in production, so what pages within the test came by event; 1 s only if
+    # the queues failed.
+    "--events-poll-interval",
+    "5m",
     "--poll-interval",
     "1s",
     "--demo-speed",
@@ -90,6 +95,8 @@ NOT_TRIGGERABLE = {
     "SageMakerExporterPollStale": "the demo's embedded moto never fails a poll",
     "SageMakerExporterThrottled": "moto never throttles",
     "SageMakerExporterCloudWatchFailing": "the demo's embedded moto CloudWatch never fails",
+    "SageMakerExporterEventsDown": "the demo's queues never fail (tests/test_events_moto.py "
+    "deletes a queue)",
 }
 # The demo never gets near their inputs: firing would be a false positive.
 MUST_NOT_FIRE = set(NOT_TRIGGERABLE)
@@ -424,6 +431,90 @@ def test_every_panel_query_returns_data(stack: Stack) -> None:
     assert unexpected == {}, "panel queries without data"
     assert set(NO_DATA_EXPECTED) <= set(empty), "these return data now: drop them from the list"
     assert checked > 50
+
+
+# Per-job alerts that a job's state change (its new secondary status) sets off: the time
+# from the change to the page is the exporter's latency plus one scrape, one evaluation and
+# the `for:` of the test's rule copies (1 s).
+STATE_CHANGE_ALERTS = (
+    "SageMakerTrainingJobFailed",
+    "SageMakerTrainingJobStoppedByLimit",
+    "SageMakerTrainingJobSpotInterrupted",
+)
+POLLING_FLAGS = (
+    "--no-demo-events",
+    "--poll-interval",
+    "30s",  # the production default
+    "--demo-speed",
+    "60",
+    "--tag-labels",
+    "team,project,demo-scenario",
+)
+LIVE_PAGES = 8  # the demo's sweep alone fails 8 trials 35-65 s after start
+
+
+@pytest.fixture
+def polling_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The same demo fleet (same seed) watched by polling alone, in its own stack."""
+    yield from run_stack(tmp_path_factory.mktemp("e2e-polling"), *POLLING_FLAGS)
+
+
+def _change_to_page(stack: Stack) -> dict[tuple[str, ...], float]:
+    """Seconds from each live state change (the new secondary status's start, after the
+    stack started) to the first page it set off."""
+    out: dict[tuple[str, ...], float] = {}
+    for n in sorted(stack.webhook.firing(), key=lambda n: n.received_at):
+        name = n.labels["alertname"]
+        if name not in STATE_CHANGE_ALERTS:
+            continue
+        job, region, account = _job_key(n.labels)
+        key = (name, job, region, account)
+        if key in out:
+            continue
+        sel = f'training_job="{job}", region="{region}", account_id="{account}"'
+        start = stack.prometheus.query(
+            f"sagemaker_training_job_secondary_status_start_timestamp_seconds{{{sel}}}",
+            n.received_at,
+        )
+        if start and float(start[0]["value"][1]) >= stack.started_at:
+            out[key] = n.received_at - float(start[0]["value"][1])
+    return out
+
+
+def _p50(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def test_state_change_to_page_event_mode_vs_polling(stack: Stack, polling_stack: Stack) -> None:
+    """Both stacks run at once on the same simulated fleet: Prometheus scraping and
+    evaluating every second, rule copies with `for: 1s`, Alertmanager sending at once."""
+    wait_for(
+        f"{LIVE_PAGES} live state-change pages from each stack",
+        lambda: all(len(_change_to_page(s)) >= LIVE_PAGES for s in (stack, polling_stack)),
+        timeout=180,
+        every=1,
+    )
+    events = sorted(_change_to_page(stack).values())
+    polling = sorted(_change_to_page(polling_stack).values())
+    report = {
+        "event_mode": {"pages": len(events), "p50_s": round(_p50(events), 2),
+                       "max_s": round(max(events), 2), "seconds": [round(v, 2) for v in events]},
+        "polling_30s": {"pages": len(polling), "p50_s": round(_p50(polling), 2),
+                        "max_s": round(max(polling), 2), "seconds": [round(v, 2) for v in polling]},
+    }
+    path = Path(stack.workdir) / "change_to_page.json"
+    path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(
+        f"\nstate change -> webhook ({path}): event mode p50 {report['event_mode']['p50_s']} s "
+        f"(max {report['event_mode']['max_s']} s, {len(events)} pages); polling every 30 s "
+        f"p50 {report['polling_30s']['p50_s']} s (max {report['polling_30s']['max_s']} s, "
+        f"{len(polling)} pages)"
+    )
+    # The issue's goal (3 s); measured at 0.8 s on a loaded 2-core machine.
+    assert _p50(events) <= 3.0, report
+    assert _p50(events) < _p50(polling) / 2, report
 
 
 def test_exporter_down_then_absent_pages_and_job_alerts_resolve(stack: Stack) -> None:

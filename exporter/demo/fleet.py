@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from exporter.demo.events import DemoEvents
 from exporter.demo.initial import initial_fleet
 from exporter.demo.jobs import LIVE, Features, Placement, make_plan
 from exporter.demo.lifecycles import ARRIVAL_WEIGHTS, HOUR, MIN
@@ -66,7 +67,7 @@ class DemoEnvironment:
 
     def __init__(
         self, *, seed: int = 1, speed: float = 30.0,
-        regions: tuple[str, ...] = ("us-east-1", "eu-west-1"),
+        regions: tuple[str, ...] = ("us-east-1", "eu-west-1"), events: bool = False,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -95,6 +96,10 @@ class DemoEnvironment:
         self._next_arrival = utcnow()
         self._next_prune = utcnow()
         self._fleet_tag = random.Random(f"{seed}/tag").getrandbits(16).to_bytes(2).hex()
+        self._events_on = events
+        self._events: DemoEvents | None = None
+        #: SQS queues the simulated changes are published to as EventBridge events.
+        self.queue_urls: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -112,6 +117,12 @@ class DemoEnvironment:
             self._metrics = [CloudWatchStore(t.account_id, t.region) for t in self.targets]
             self._server.start()
             self.endpoint_url = self._server.endpoint_url
+            if self._events_on:
+                self._events = DemoEvents(
+                    self.endpoint_url, self.access_key_id, self.secret_access_key,
+                    [(t.region, t.role_arn) for t in self.targets],
+                )
+                self.queue_urls = list(self._events.queue_urls)
             now = utcnow()
             self._seed_initial(now)
             self._publish(now)
@@ -130,6 +141,9 @@ class DemoEnvironment:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout=5)
+        events, self._events = self._events, None
+        if events is not None:
+            events.close()
         self._server.stop()
         # Leave moto's process-global backend as we found it.
         for tracked in self._jobs.values():
@@ -183,6 +197,8 @@ class DemoEnvironment:
         modified = last_event if initial else now
         store.insert(plan.name, plan.static, plan.tags, plan.created, view, modified)
         self._jobs[(target, plan.name)] = _Tracked(plan, store, view, now, now)
+        if not initial:
+            self._publish_event(target, plan, store)
 
     def _run(self) -> None:
         while not self._stop.wait(self._tick):
@@ -209,6 +225,7 @@ class DemoEnvironment:
             if view != tracked.view:
                 tracked.store.update(tracked.plan.name, view, now)
                 tracked.view = view
+                self._publish_event(self._stores.index(tracked.store), tracked.plan, tracked.store)
             tracked.written = now
         if now >= self._next_publish:
             self._publish(now)
@@ -230,6 +247,14 @@ class DemoEnvironment:
                 cloudwatch.put(NAMESPACE, data)
             cloudwatch.prune(now - KEEP_DATAPOINTS)
         self._next_publish = now + timedelta(seconds=PUBLISH_EVERY)
+
+    def _publish_event(self, target: int, plan: JobPlan, store: SageMakerStore) -> None:
+        if self._events is None:
+            return
+        try:
+            self._events.publish(target, store.describe(plan.name), plan.tags)
+        except Exception:  # the poll still sees the change: the demo goes on
+            log.exception("demo event for %s not sent", plan.name)
 
     def _prune_every(self) -> timedelta:
         # Rare enough that moto's index-based NextToken seldom shifts under a paginating poller.

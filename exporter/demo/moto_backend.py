@@ -125,6 +125,16 @@ class SageMakerStore:
         old.__dict__ = attrs
         return True
 
+    def describe(self, name: str) -> dict[str, Any] | None:
+        """The job's DescribeTrainingJob response as moto builds it (datetimes, and keys the
+        HTTP serializer would drop), read in-process: the demo's event publisher calls this
+        on every change, and an HTTP round trip each would slow the fleet driver."""
+        job = self._jobs.get(name)
+        if job is None:
+            return None
+        response: dict[str, Any] = dict(job.response_object)
+        return response
+
     def delete(self, name: str) -> None:
         job = self._jobs.pop(name, None)
         tracked = getattr(type(job), "instances_tracked", None)

@@ -1,1 +1,1 @@
-"""Sources that feed the exporter besides the SageMaker poller (one module each)."""
+"""What feeds the store besides the poll loop (exporter/sync.py): one module per source."""
