@@ -22,17 +22,20 @@ RUN --mount=type=secret,id=pip_cert \
  && /opt/venv/bin/python -m pip uninstall -y -q pip setuptools wheel \
  && rm -rf /root/.cache /src
 
-# botocore ships the model of every AWS service (27 MB); the exporter calls SageMaker and STS,
-# and the credential chain may call SSO. The top-level files (endpoints, partitions, retry
-# and default configuration) stay. Bytecode is compiled afterwards, so a read-only root
-# filesystem costs nothing at start.
-ARG BOTOCORE_SERVICES="sagemaker sts sso sso-oidc"
+# botocore ships the model of every AWS service (27 MB); the exporter calls SageMaker and STS
+# (the credential chain may call SSO), CloudWatch and EC2 with --cloudwatch, SQS in event
+# mode. The top-level files (endpoints, partitions, retry and default configuration) stay.
+# An image with extras (the demo's moto serves many services) keeps every model. Bytecode
+# is compiled afterwards, so a read-only root filesystem costs nothing at start.
+ARG BOTOCORE_SERVICES="sagemaker sts sso sso-oidc cloudwatch ec2 sqs"
 # hadolint ignore=SC2086
 RUN data=$(/opt/venv/bin/python -c 'import botocore, os; print(os.path.join(os.path.dirname(botocore.__file__), "data"))') \
- && mkdir /tmp/keep \
- && for s in ${BOTOCORE_SERVICES}; do mv "$data/$s" /tmp/keep/; done \
- && find "$data" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} + \
- && mv /tmp/keep/* "$data"/ \
+ && if [ -z "${EXTRAS}" ]; then \
+      mkdir /tmp/keep \
+      && for s in ${BOTOCORE_SERVICES}; do mv "$data/$s" /tmp/keep/; done \
+      && find "$data" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} + \
+      && mv /tmp/keep/* "$data"/; \
+    fi \
  && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 
 # The runtime root filesystem: the base image without what only a package manager, a shell
