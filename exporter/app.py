@@ -11,19 +11,24 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
 
-from .aws import AwsSettings, SageMakerTarget
+from .aws import AwsSettings, PricingClient, SageMakerTarget
 from .config import Settings
+from .families import RenderContext
 from .http import Authenticator, HttpConfig, HttpServer, build_app
 from .model import Target
+from .pricing import PriceBook, PriceRefresher
 from .selfmetrics import SelfMetrics
 from .store import JobStore
 from .sync import CycleResult, SyncSettings, TargetSync
+from .tuning_store import TuningStore
+from .tuning_sync import TuningSettings, TuningSync
 
 DRAIN_SECONDS = 2.0
 
@@ -122,6 +127,17 @@ class Exporter:
             demo=demo is not None,
         )
         self.server: HttpServer | None = None
+        # Issue 12: prices (None: no cost series), tuning jobs with their own store and tasks.
+        self.prices = (
+            PriceBook(self.metrics, settings.price_table)
+            if settings.price_table is not None or settings.price_list_api
+            else None
+        )
+        if self.prices is not None:
+            self.prices.on_change = self._rerender
+        self.price_refresher: PriceRefresher | None = None
+        self.tuning_store = TuningStore()
+        self.tuning_syncs: list[TuningSync] = []
 
     @property
     def ready(self) -> bool:
@@ -137,6 +153,12 @@ class Exporter:
             include=s.include,
             exclude=s.exclude,
             tag_labels=s.tag_labels,
+            prices=self.prices,
+        )
+        tuning_settings = TuningSettings(
+            poll_interval=s.poll_interval,
+            retention=s.retention,
+            reconcile_interval=s.reconcile_interval,
         )
         try:
             for target in self.plan.targets:
@@ -145,6 +167,23 @@ class Exporter:
                 )
                 self.syncs.append(
                     TargetSync(client, self.store, self.metrics, sync_settings, target.key)
+                )
+                if s.tuning_jobs:
+                    self.tuning_syncs.append(
+                        TuningSync(
+                            client, self.tuning_store, self.metrics, tuning_settings, target.key
+                        )
+                    )
+            if s.price_list_api and self.prices is not None:
+                pricing = await self._stack.enter_async_context(
+                    PricingClient(self.plan.aws, self.metrics)
+                )
+                self.price_refresher = PriceRefresher(
+                    pricing,
+                    self.prices,
+                    self.metrics,
+                    lambda: [t.region for t in self.plan.targets],
+                    s.price_refresh_interval,
                 )
         except BaseException:
             await self._stack.aclose()
@@ -161,6 +200,7 @@ class Exporter:
             lambda: self.ready,
             lambda: [t.key for t in self.plan.targets],
             self._http_config,
+            self.tuning_store.exposition,
         )
         self.server = HttpServer(app, self._http_config)
         await self.server.start()
@@ -168,14 +208,38 @@ class Exporter:
         return self.server
 
     async def poll_all(self) -> list[CycleResult]:
-        return list(await asyncio.gather(*(s.poll_once() for s in self.syncs)))
+        """One cycle of every training-job target (their results), with the tuning jobs
+        polled alongside (their failures are theirs: logged and counted, not returned)."""
+        if self.price_refresher is not None and self.prices and self.prices.table is None:
+            await self.price_refresher.refresh()
+        results = await asyncio.gather(
+            asyncio.gather(*(s.poll_once() for s in self.syncs)),
+            asyncio.gather(*(t.poll_once() for t in self.tuning_syncs)),
+        )
+        return list(results[0])
 
     def exposition(self) -> bytes:
-        return self.store.exposition() + self.metrics.exposition()
+        return self.store.exposition() + self.tuning_store.exposition() + self.metrics.exposition()
+
+    def _rerender(self) -> None:
+        """New prices: render every kept job again (finished jobs are otherwise rendered only
+        when they change, and would keep the cost of the old table, or none)."""
+        now = time.time()
+        for s in self.syncs:
+            ctx = RenderContext(
+                s.api.region, s.api.account_id, now, self.settings.tag_labels, self.prices
+            )
+            for job in list(self.store.jobs(s.key)):
+                self.store.upsert(s.key, job, ctx)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every target until `stop`; give running cycles a short grace, then cancel."""
         tasks = [asyncio.create_task(s.run(stop), name=s.key) for s in self.syncs]
+        tasks += [
+            asyncio.create_task(t.run(stop), name=f"tuning {t.key}") for t in self.tuning_syncs
+        ]
+        if self.price_refresher is not None:
+            tasks.append(asyncio.create_task(self.price_refresher.run(stop), name="prices"))
         await stop.wait()
         _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
         for t in pending:

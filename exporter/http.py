@@ -44,10 +44,16 @@ class HttpConfig:
     demo: bool = False
 
 
-def metrics_body(store: JobStore, metrics: SelfMetrics, accept_encoding: str) -> tuple[bytes, bool]:
+def metrics_body(
+    store: JobStore,
+    metrics: SelfMetrics,
+    accept_encoding: str,
+    extra: Callable[[], bytes] | None = None,
+) -> tuple[bytes, bool]:
     """The scrape body and whether it is gzip. Gzip members concatenate into one valid
-    stream, so the cached job part is compressed once per change, not once per scrape."""
-    own = metrics.exposition()
+    stream, so the cached job part is compressed once per change, not once per scrape.
+    `extra` adds more families (the tuning jobs) between the jobs and the self-metrics."""
+    own = (extra() if extra else b"") + metrics.exposition()
     if "gzip" in accept_encoding:
         return store.exposition_gzip() + gzip.compress(own, compresslevel=3), True
     return store.exposition() + own, False
@@ -76,6 +82,7 @@ def build_app(
     ready: Callable[[], bool],
     targets: Callable[[], list[str]],
     config: HttpConfig,
+    extra: Callable[[], bytes] | None = None,
 ) -> web.Application:
     middlewares = []
     if config.authenticator is not None:
@@ -98,7 +105,9 @@ def build_app(
         middlewares.append(basic_auth)
 
     async def metrics_handler(request: web.Request) -> web.Response:
-        body, gz = metrics_body(store, metrics, request.headers.get("Accept-Encoding", ""))
+        body, gz = metrics_body(
+            store, metrics, request.headers.get("Accept-Encoding", ""), extra
+        )
         resp = web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
         if gz:
             resp.headers["Content-Encoding"] = "gzip"
