@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench.fake_pricing import PricingFake
 from bench.fake_sagemaker_control import control_routes
 from bench.fake_sagemaker_data import Doc, generate
 from bench.fake_sagemaker_faults import (
@@ -94,6 +95,7 @@ class FakeSageMaker:
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
+        self.pricing = PricingFake()  # GetProducts of the Price List API (bench/fake_pricing)
 
     def _build_store(self) -> JobStore:
         count, running, now = self._spec
@@ -286,6 +288,10 @@ class FakeSageMaker:
                                  self.region)
         if "X-Amz-Target" not in request.headers:  # STS: query protocol, form-encoded body
             return await self._sts(request, account)
+        if request.headers["X-Amz-Target"] == "AWSPriceListService.GetProducts":
+            status, doc = self.pricing.answer(await request.read())
+            self._stats.record("GetProducts", "ok" if status == 200 else "error")
+            return self._response(status, json.dumps(doc).encode())
         service, _, op = request.headers.get("X-Amz-Target", "").partition(".")
         if service != "SageMaker" or op not in OPERATIONS:
             self._stats.record(op or "Unknown", "error")

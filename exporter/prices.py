@@ -140,31 +140,30 @@ def parse_price_list(records: Iterable[Any], region: str) -> dict[tuple[str, str
             continue
         if not isinstance(rec, Mapping):
             continue
-        attrs = rec.get("product", {}).get("attributes", {})
-        if not isinstance(attrs, Mapping) or attrs.get("regionCode") != region:
+        attrs = _m(_m(rec.get("product")).get("attributes"))
+        if attrs.get("regionCode") != region:
             continue
         m = _TRAIN_USAGE_RE.match(str(attrs.get("usagetype", "")))
         if not m:
             continue
-        price = _on_demand_hourly(rec.get("terms", {}).get("OnDemand"))
+        price = _on_demand_hourly(_m(rec.get("terms")).get("OnDemand"))
         if price is not None:
             out[(region, m.group(1))] = price
     return out
+
+
+def _m(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _on_demand_hourly(terms: Any) -> float | None:
     if not isinstance(terms, Mapping):
         return None
     for term in terms.values():
-        dims = term.get("priceDimensions", {}) if isinstance(term, Mapping) else {}
-        for dim in dims.values() if isinstance(dims, Mapping) else ():
-            if not isinstance(dim, Mapping) or str(dim.get("unit", "")).lower() not in (
-                "hrs",
-                "hr",
-                "hours",
-            ):
+        for dim in _m(_m(term).get("priceDimensions")).values():
+            if str(_m(dim).get("unit", "")).lower() not in ("hrs", "hr", "hours"):
                 continue
-            price = _price(dim.get("pricePerUnit", {}).get("USD"))
+            price = _price(_m(dim.get("pricePerUnit")).get("USD"))
             if price is not None:
                 return price
     return None
@@ -198,7 +197,8 @@ def estimated_cost(
         if hourly is None:
             return None
         total += seconds * hourly / 3600.0
-    return total
+    # Micro-dollars: enough for any bill, and no float noise (77.00800000000001) in the text.
+    return round(total, 6)
 
 
 def hourly_rate(job: TrainingJob, prices: Prices | None, region: str) -> float | None:
@@ -211,4 +211,4 @@ def hourly_rate(job: TrainingJob, prices: Prices | None, region: str) -> float |
         if hourly is None:
             return None
         total += hourly * g.count
-    return total
+    return round(total, 6)
