@@ -10,6 +10,7 @@ import sys
 from .config import OPTIONS
 from .families import FAMILIES, IDENTITY_LABELS
 from .selfmetrics import SelfMetrics
+from .tuning_families import TUNING_FAMILIES, TUNING_IDENTITY_LABELS
 
 METRICS_BEGIN, METRICS_END = "<!-- metrics:begin -->", "<!-- metrics:end -->"
 FLAGS_BEGIN, FLAGS_END = "<!-- flags:begin -->", "<!-- flags:end -->"
@@ -30,6 +31,17 @@ def metrics_table() -> str:
     for f in FAMILIES:
         extra = ", ".join(f"`{label}`" for label in f.labels)
         rows.append(f"| `{f.name}` | {f.type} | {extra} | {_cell(f.help)} |")
+    tuning_ident = ", ".join(f"`{label}`" for label in TUNING_IDENTITY_LABELS)
+    rows += [
+        "",
+        f"Per-tuning-job families; each also carries {tuning_ident}.",
+        "",
+        "| metric | type | extra labels | meaning |",
+        "|---|---|---|---|",
+    ]
+    for t in TUNING_FAMILIES:
+        extra = ", ".join(f"`{label}`" for label in t.labels)
+        rows.append(f"| `{t.name}` | {t.type} | {extra} | {_cell(t.help)} |")
     rows += [
         "",
         "The exporter's own metrics:",

@@ -5,6 +5,7 @@ the fake SageMaker (the Price List API's GetProducts)."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -262,7 +263,7 @@ def test_price_list_records_pick_on_demand_training_only() -> None:
 
 
 async def test_new_fields_and_cost_against_moto(
-    sm: MotoSageMaker, exporter_for: Any, tmp_path: Path
+    sm: MotoSageMaker, exporter_for: Any, tmp_path: Path, promtool: str
 ) -> None:
     now = time.time()
     prices = tmp_path / "prices.yaml"
@@ -308,7 +309,11 @@ async def test_new_fields_and_cost_against_moto(
     async with exporter_for("--price-file", str(prices)) as h:
         h: Harness
         assert all(r.ok for r in await h.poll())
-        s = await h.scrape()
+        text = await h.scrape_text()
+        s = parse_exposition(text)
+    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                           text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
     v = lambda name, job, **kw: value(s, J + name, training_job=job, **kw)  # noqa: E731
     assert v("progress_epoch", "serverless") == 2
     assert v("progress_max_epochs", "serverless") == 4
