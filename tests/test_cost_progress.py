@@ -241,7 +241,7 @@ def test_shipped_example_price_file_parses_and_is_dated() -> None:
     table = parse_price_file(yaml.safe_load(path.read_text()))
     assert table.as_of == dt.datetime(2025, 6, 1, tzinfo=dt.UTC).timestamp()
     assert table.hourly(US, "ml.m5.xlarge") == 0.23
-    assert table.hourly("eu-west-1", "ml.trn1.32xlarge") is None
+    assert table.hourly("eu-west-1", "ml.p3.2xlarge") is None
 
 
 def test_price_list_records_pick_on_demand_training_only() -> None:

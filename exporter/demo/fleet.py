@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from exporter.demo.extras import DemoTuning, snapshot
 from exporter.demo.initial import initial_fleet
 from exporter.demo.jobs import LIVE, Features, Placement, make_plan
 from exporter.demo.lifecycles import ARRIVAL_WEIGHTS, HOUR, MIN
 from exporter.demo.moto_backend import MotoServer, SageMakerStore
-from exporter.demo.plan import JobPlan, snapshot
+from exporter.demo.plan import JobPlan
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class DemoEnvironment:
         self._next_arrival = utcnow()
         self._next_prune = utcnow()
         self._fleet_tag = random.Random(f"{seed}/tag").getrandbits(16).to_bytes(2).hex()
+        self._tuning = DemoTuning()  # a tuning job in moto per group of trials (issue 12)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -107,6 +109,7 @@ class DemoEnvironment:
             self.endpoint_url = self._server.endpoint_url
             now = utcnow()
             self._seed_initial(now)
+            self._tuning.update(self._jobs.values(), now)
             self._next_arrival = now + self._gap()
             self._next_prune = now + self._prune_every()
             self._thread = threading.Thread(target=self._run, name="demo-fleet-driver",
@@ -127,6 +130,7 @@ class DemoEnvironment:
         for tracked in self._jobs.values():
             tracked.store.delete(tracked.plan.name)
         self._jobs.clear()
+        self._tuning.remove()
         with _active_lock:
             if self._started:
                 _active = False
@@ -200,6 +204,7 @@ class DemoEnvironment:
                 tracked.store.update(tracked.plan.name, view, now)
                 tracked.view = view
             tracked.written = now
+        self._tuning.update(self._jobs.values(), now)
         if now >= self._next_prune:
             self._prune(now)
             self._next_prune = now + self._prune_every()
