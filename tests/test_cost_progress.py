@@ -28,6 +28,15 @@ from .motofleet import MotoSageMaker
 
 J = "sagemaker_training_job_"
 US = "us-east-1"
+#: Families read since issue 12; test_new_fields_and_cost_against_moto sees every one.
+ISSUE_12_FAMILIES = {
+    J + name
+    for name in (
+        "estimated_cost_dollars", "hourly_cost_dollars", "billable_tokens", "progress_epoch",
+        "progress_max_epochs", "progress_step", "progress_steps_per_epoch", "progress_ratio",
+        "max_retry_attempts", "retries", "keep_alive_period_seconds", "mlflow_info",
+    )
+}
 NOW = 1_750_000_000.0
 PRICES = PriceTable(
     "file",
@@ -314,6 +323,8 @@ async def test_new_fields_and_cost_against_moto(
     check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
                            text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+    assert {name for name, _ in s} >= ISSUE_12_FAMILIES
+    assert {f.name for f in FAMILIES} >= ISSUE_12_FAMILIES
     v = lambda name, job, **kw: value(s, J + name, training_job=job, **kw)  # noqa: E731
     assert v("progress_epoch", "serverless") == 2
     assert v("progress_max_epochs", "serverless") == 4

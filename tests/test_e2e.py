@@ -71,6 +71,10 @@ DEMO_ALERTS = {
     "(over 170 instance-hours)",
     "SageMakerTrainingFleetFailureRateHigh": "a 14-trial sweep in one account/region ends "
     "35-65 s after start, 8 trials Failed on a corrupt data shard",
+    "SageMakerTrainingJobProjectedCostOverBudget": "the near-max-runtime job: 8 "
+    "ml.trn1.32xlarge at the example table's price (about 200 USD/h) with hours left",
+    "SageMakerTuningJobNonRetryableErrors": "the sweep's tuning job: 8 trials Failed on the "
+    "corrupt data shard",
 }
 # Alerts on the exporter that this module causes itself, at the end.
 CAUSED_ALERTS = {
