@@ -51,6 +51,7 @@ from bench.fake_sagemaker_ops import (
     search,
 )
 from bench.fake_sagemaker_sts import caller, sts_answer
+from bench.fake_tuning import TuningJobs
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _CANNED: dict[str, ApiError] = {
@@ -96,6 +97,7 @@ class FakeSageMaker:
         self._ticker: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self.pricing = PricingFake()  # GetProducts of the Price List API (bench/fake_pricing)
+        self.tuning = TuningJobs()  # none until a test adds some (bench/fake_tuning)
 
     def _build_store(self) -> JobStore:
         count, running, now = self._spec
@@ -261,6 +263,10 @@ class FakeSageMaker:
             out = list_training_jobs(self.store, params, self.paging)
         elif op == "ListTags":
             out = list_tags(self.store, params)
+        elif op == "ListHyperParameterTuningJobs":
+            out = self.tuning.list(params)
+        elif op == "DescribeHyperParameterTuningJob":
+            out = self.tuning.describe(params)
         else:
             out = search(self.store, params, self.paging)
         return json.dumps(out, separators=(",", ":")).encode()

@@ -169,9 +169,18 @@ class Exporter:
                     TargetSync(client, self.store, self.metrics, sync_settings, target.key)
                 )
                 if s.tuning_jobs:
+                    # A client of its own: its calls neither share the training jobs' rate
+                    # limiters nor show up in their per-cycle call counts.
+                    tuning_client = await self._stack.enter_async_context(
+                        SageMakerTarget(target, self.plan.aws, self.metrics)
+                    )
                     self.tuning_syncs.append(
                         TuningSync(
-                            client, self.tuning_store, self.metrics, tuning_settings, target.key
+                            tuning_client,
+                            self.tuning_store,
+                            self.metrics,
+                            tuning_settings,
+                            target.key,
                         )
                     )
             if s.price_list_api and self.prices is not None:

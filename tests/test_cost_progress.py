@@ -417,3 +417,31 @@ async def test_price_list_api_prices_jobs_and_keeps_the_last_table_on_failure() 
             s3 = await h.scrape()
             assert value(s3, J + "estimated_cost_dollars", training_job=name) == pytest.approx(
                 2 * value(s, J + "estimated_cost_dollars", training_job=name))
+
+
+async def test_progress_from_the_fake_matches_its_progress_info() -> None:
+    from exporter.app import Exporter
+
+    async with FakeSageMaker(jobs=60, in_progress=30, seed=8, tick_interval=0) as fake:
+        argv = ["--endpoint-url", fake.endpoint_url, "--listen-address", "127.0.0.1:0",
+                "--region", US, "--retention", "30d"]
+        async with Exporter(load_settings(argv, environ={})) as exp:
+            await exp.start_http()
+            h = Harness(exp)
+            await h.poll()
+            s = await h.scrape()
+    with_progress = [n for n in fake.job_names() if "ProgressInfo" in fake.job(n)]
+    assert len(with_progress) >= 5
+    for name in with_progress:
+        p = fake.job(name)["ProgressInfo"]
+        v = lambda fam, name=name: value(s, J + fam, training_job=name)  # noqa: E731
+        assert v("progress_epoch") == p["CurrentEpoch"]
+        assert v("progress_max_epochs") == p["MaxEpoch"]
+        assert v("progress_step") == p["CurrentStep"]
+        assert v("progress_steps_per_epoch") == p["TotalStepCountPerEpoch"]
+        # the fake's step is within the epoch: done = (epoch + step/per) / max
+        want = (p["CurrentEpoch"] + p["CurrentStep"] / p["TotalStepCountPerEpoch"]) / p["MaxEpoch"]
+        assert v("progress_ratio") == pytest.approx(min(1.0, want))
+    for name in fake.job_names():
+        if "ProgressInfo" not in fake.job(name):
+            assert value(s, J + "progress_ratio", training_job=name) is None

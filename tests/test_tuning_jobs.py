@@ -180,8 +180,8 @@ async def test_no_tuning_jobs_flag_makes_no_tuning_calls(
 
 
 async def test_tuning_failure_never_marks_the_training_target_down() -> None:
-    # The fake SageMaker answers ListHyperParameterTuningJobs with UnknownOperationException.
     async with FakeSageMaker(jobs=6, in_progress=2, seed=3, tick_interval=0) as fake:
+        fake.inject("access_denied", operation="ListHyperParameterTuningJobs")
         argv = ["--endpoint-url", fake.endpoint_url, "--listen-address", "127.0.0.1:0",
                 "--region", US]
         async with Exporter(load_settings(argv, environ={})) as exp:
@@ -195,6 +195,8 @@ async def test_tuning_failure_never_marks_the_training_target_down() -> None:
     # the first cycle lists three ways (changed since the horizon, InProgress, Stopping)
     assert value(s, "sagemaker_exporter_api_requests_total",
                  operation="ListHyperParameterTuningJobs", outcome="client_error") == 3
+    assert value(s, "sagemaker_exporter_api_requests_total",
+                 operation="ListTrainingJobs", outcome="client_error") == 0
 
 
 def test_every_tuning_family_is_documented() -> None:
@@ -203,3 +205,48 @@ def test_every_tuning_family_is_documented() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for f in TUNING_FAMILIES:
         assert f"`{f.name}`" in readme
+
+
+def tuning_doc(name: str, now: float, status: str = "InProgress") -> dict[str, Any]:
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:"
+                                      f"hyper-parameter-tuning-job/{name}",
+        "HyperParameterTuningJobStatus": status,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Random",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "val:loss"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 50, "MaxParallelTrainingJobs": 5},
+        },
+        "CreationTime": now - 600, "LastModifiedTime": now - 60,
+        "TrainingJobStatusCounters": counters(3, 2),
+        "ObjectiveStatusCounters": {"Succeeded": 3, "Pending": 2, "Failed": 0},
+        "BestTrainingJob": {"TrainingJobName": f"{name}-001", "TrainingJobStatus": "Completed",
+                            "CreationTime": now - 500, "TunedHyperParameters": {},
+                            "FinalHyperParameterTuningJobObjectiveMetric": {
+                                "Type": "Minimize", "MetricName": "val:loss", "Value": 0.25}},
+    }
+
+
+async def test_many_tuning_jobs_page_and_are_described_once() -> None:
+    now = time.time()
+    async with FakeSageMaker(jobs=2, in_progress=1, seed=3, tick_interval=0) as fake:
+        for i in range(130):  # more than one page of 100
+            fake.tuning.add(tuning_doc(f"sweep-{i:03d}", now))
+        argv = ["--endpoint-url", fake.endpoint_url, "--listen-address", "127.0.0.1:0",
+                "--region", US]
+        async with Exporter(load_settings(argv, environ={})) as exp:
+            await exp.start_http()
+            h = Harness(exp)
+            await h.poll()
+            s = await h.scrape()
+            assert len(find(s, T + "status", status="InProgress")) == 130
+            assert value(s, T + "best_objective_value", tuning_job="sweep-129",
+                         metric="val:loss") == 0.25
+            assert value(s, T + "info", tuning_job="sweep-000", strategy="Random",
+                         objective_type="Minimize") == 1
+            assert fake.calls("DescribeHyperParameterTuningJob") == 130
+            await h.poll()
+            assert fake.calls("DescribeHyperParameterTuningJob") == 130
+            assert value(await h.scrape(), "sagemaker_exporter_tracked_tuning_jobs",
+                         region=US) == 130
