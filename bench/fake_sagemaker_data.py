@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.fake_sagemaker_fields import issue_12_fields
+
 # Planted in HyperParameters and Environment of every job so exporter tests can prove
 # that secret values never reach /metrics or logs.
 CANARY_SECRET = "canary-s3cr3t-7f3a9c-DO-NOT-EXPORT"
@@ -272,26 +274,8 @@ def make_job(index: int, seed: int, now: float, region: str, account_id: str,
         doc["ExperimentConfig"] = {"ExperimentName": fam.prefix, "TrialName": f"{name}-trial"}
     doc["InfraCheckConfig"] = {"EnableInfraCheck": rng.random() < 0.1}
     doc["RemoteDebugConfig"] = {"EnableRemoteDebug": False}
-    _issue_12_fields(rng, doc, in_progress, outcome)
+    issue_12_fields(rng, doc, in_progress, outcome)
     return FakeJob(doc=doc, tags=_tags(rng, fam), spot=spot)
-
-
-def _issue_12_fields(rng: random.Random, doc: Doc, in_progress: bool, outcome: str) -> None:
-    """ProgressInfo, MLflow, reserved capacity: drawn after everything else, so every field
-    above stays what it was for a given seed."""
-    reports = (in_progress and outcome == "Training") or doc["TrainingJobStatus"] == "Completed"
-    if reports and rng.random() < 0.5:
-        max_epoch, per = rng.choice((3, 10, 30)), rng.choice((500, 1200))
-        done = rng.random() if in_progress else 1.0
-        epoch, step = divmod(int(done * max_epoch * per), per)
-        doc["ProgressInfo"] = {"CurrentEpoch": epoch, "MaxEpoch": max_epoch,
-                               "CurrentStep": step, "TotalStepCountPerEpoch": per}
-    if rng.random() < 0.1:
-        doc["MlflowDetails"] = {"MlflowExperimentId": str(rng.randint(1, 40)),
-                                "MlflowRunId": f"{rng.getrandbits(64):016x}"}
-    if rng.random() < 0.05:
-        arn = doc["TrainingJobArn"].split(":training-job/")[0]
-        doc["ResourceConfig"]["TrainingPlanArn"] = f"{arn}:training-plan/reserved-gpus"
 
 
 def _algorithm(rng: random.Random, fam: Family, region: str, account_id: str) -> Doc:

@@ -116,6 +116,9 @@ async def test_tuning_families_change_detection_and_retention(
         created = v("created_timestamp_seconds")
         assert created is not None and abs(created - (now - 3600)) < 2
         assert v("end_timestamp_seconds") is None
+        assert v("consumed_runtime_seconds") == 123  # moto's ConsumedResources
+        modified = v("last_modified_timestamp_seconds")
+        assert modified is not None and abs(modified - time.time()) < 60
         # finished four days ago, retention 24 h: not exported
         assert find(s, T + "status", tuning_job="hpo-old") == {}
         # the training job's tuning_job label joins the two
@@ -152,6 +155,10 @@ async def test_tuning_families_change_detection_and_retention(
         s = await h.scrape()
         assert value(s, T + "status", tuning_job="hpo-running", status="Completed") == 1
         assert value(s, T + "end_timestamp_seconds", tuning_job="hpo-running") is not None
+        # every tuning family has a sample for this job now
+        assert {f.name for f in TUNING_FAMILIES} <= {
+            name for name, labels in s if ("tuning_job", "hpo-running") in labels
+        }
 
 
 async def test_vanished_running_tuning_job_is_dropped(sm: MotoSageMaker, exporter_for: Any) -> None:
