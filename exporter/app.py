@@ -236,7 +236,7 @@ class Exporter:
         now = time.time()
         for s in self.syncs:
             ctx = RenderContext(
-                s.api.region, s.api.account_id, now, self.settings.tag_labels, self.prices
+                s.api.region, s.api.account_id, now, self.settings.tag_labels, prices=self.prices
             )
             for job in list(self.store.jobs(s.key)):
                 self.store.upsert(s.key, job, ctx)
