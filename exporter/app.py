@@ -18,7 +18,8 @@ from typing import Any
 
 import structlog
 
-from .aws import AwsSettings, PricingClient, SageMakerTarget
+from .aws import AwsSettings, SageMakerTarget
+from .aws_pricing import PricingClient
 from .config import Settings
 from .families import RenderContext
 from .http import Authenticator, HttpConfig, HttpServer, build_app
