@@ -222,11 +222,10 @@ class Exporter:
         polled alongside (their failures are theirs: logged and counted, not returned)."""
         if self.price_refresher is not None and self.prices and self.prices.table is None:
             await self.price_refresher.refresh()
-        results = await asyncio.gather(
-            asyncio.gather(*(s.poll_once() for s in self.syncs)),
-            asyncio.gather(*(t.poll_once() for t in self.tuning_syncs)),
-        )
-        return list(results[0])
+        results = list(await asyncio.gather(*(s.poll_once() for s in self.syncs)))
+        # After, not alongside: a driven cycle of the training jobs runs as it would alone.
+        await asyncio.gather(*(t.poll_once() for t in self.tuning_syncs))
+        return results
 
     def exposition(self) -> bytes:
         return self.store.exposition() + self.tuning_store.exposition() + self.metrics.exposition()
