@@ -172,9 +172,12 @@ class Exporter:
                 if s.tuning_jobs:
                     # A client of its own: its calls neither share the training jobs' rate
                     # limiters nor show up in their per-cycle call counts.
-                    tuning_client = await self._stack.enter_async_context(
-                        SageMakerTarget(target, self.plan.aws, self.metrics)
-                    )
+                    tuning_client = SageMakerTarget(target, self.plan.aws, self.metrics)
+                    # It calls no training-job operation: without their discovered rates it
+                    # never publishes them, which would overwrite the training client's
+                    # sagemaker_exporter_api_rate_limit with untouched initial values.
+                    tuning_client.rates = {}
+                    await self._stack.enter_async_context(tuning_client)
                     self.tuning_syncs.append(
                         TuningSync(
                             tuning_client,
