@@ -8,6 +8,7 @@ server and the AWS clients, exit 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -233,6 +234,14 @@ class Exporter:
     def exposition(self) -> bytes:
         return self.store.exposition() + self.tuning_store.exposition() + self.metrics.exposition()
 
+    async def _tuning_after_ready(self, tuning: TuningSync, stop: asyncio.Event) -> None:
+        """Tuning jobs start polling once every training-job target has had its first cycle:
+        at start the training jobs (what pages) get the API and the CPU to themselves."""
+        while not self.ready and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.2)
+        await tuning.run(stop)
+
     def _rerender(self) -> None:
         """New prices: render every kept job again (finished jobs are otherwise rendered only
         when they change, and would keep the cost of the old table, or none)."""
@@ -248,7 +257,8 @@ class Exporter:
         """Poll every target until `stop`; give running cycles a short grace, then cancel."""
         tasks = [asyncio.create_task(s.run(stop), name=s.key) for s in self.syncs]
         tasks += [
-            asyncio.create_task(t.run(stop), name=f"tuning {t.key}") for t in self.tuning_syncs
+            asyncio.create_task(self._tuning_after_ready(t, stop), name=f"tuning {t.key}")
+            for t in self.tuning_syncs
         ]
         if self.price_refresher is not None:
             tasks.append(asyncio.create_task(self.price_refresher.run(stop), name="prices"))
