@@ -32,6 +32,7 @@ from urllib.parse import parse_qs
 from aiohttp import web
 
 from bench import fake_sagemaker_cloudwatch as cloudwatch
+from bench.fake_pricing import PricingFake
 from bench.fake_sagemaker_control import control_routes
 from bench.fake_sagemaker_data import Doc, generate
 from bench.fake_sagemaker_faults import (
@@ -53,6 +54,7 @@ from bench.fake_sagemaker_ops import (
     search,
 )
 from bench.fake_sagemaker_sts import caller, sts_answer
+from bench.fake_tuning import TuningJobs
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _CANNED: dict[str, ApiError] = {
@@ -99,6 +101,8 @@ class FakeSageMaker:
         self._closing = asyncio.Event()
         #: CloudWatch: (host dimension, metric name) -> the percent of every datapoint.
         self.cloudwatch_value: Callable[[str, str], float] = lambda host, metric: 50.0
+        self.pricing = PricingFake()  # GetProducts of the Price List API (bench/fake_pricing)
+        self.tuning = TuningJobs()  # none until a test adds some (bench/fake_tuning)
 
     def _build_store(self) -> JobStore:
         count, running, now = self._spec
@@ -264,6 +268,10 @@ class FakeSageMaker:
             out = list_training_jobs(self.store, params, self.paging)
         elif op == "ListTags":
             out = list_tags(self.store, params)
+        elif op == "ListHyperParameterTuningJobs":
+            out = self.tuning.list(params)
+        elif op == "DescribeHyperParameterTuningJob":
+            out = self.tuning.describe(params)
         else:
             out = search(self.store, params, self.paging)
         return json.dumps(out, separators=(",", ":")).encode()
@@ -298,6 +306,10 @@ class FakeSageMaker:
                                  self.region)
         if "X-Amz-Target" not in request.headers:  # STS: query protocol, form-encoded body
             return await self._sts(request, account)
+        if request.headers["X-Amz-Target"] == "AWSPriceListService.GetProducts":
+            status, doc = self.pricing.answer(await request.read())
+            self._stats.record("GetProducts", "ok" if status == 200 else "error")
+            return self._response(status, json.dumps(doc).encode())
         service, _, op = request.headers.get("X-Amz-Target", "").partition(".")
         cw = service == cloudwatch.SERVICE and op in CLOUDWATCH_OPERATIONS
         if not cw and (service != "SageMaker" or op not in OPERATIONS):

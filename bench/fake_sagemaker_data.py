@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.fake_sagemaker_fields import issue_12_fields
+
 # Planted in HyperParameters and Environment of every job so exporter tests can prove
 # that secret values never reach /metrics or logs.
 CANARY_SECRET = "canary-s3cr3t-7f3a9c-DO-NOT-EXPORT"
@@ -272,6 +274,7 @@ def make_job(index: int, seed: int, now: float, region: str, account_id: str,
         doc["ExperimentConfig"] = {"ExperimentName": fam.prefix, "TrialName": f"{name}-trial"}
     doc["InfraCheckConfig"] = {"EnableInfraCheck": rng.random() < 0.1}
     doc["RemoteDebugConfig"] = {"EnableRemoteDebug": False}
+    issue_12_fields(rng, doc, in_progress, outcome)
     return FakeJob(doc=doc, tags=_tags(rng, fam), spot=spot)
 
 

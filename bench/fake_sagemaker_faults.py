@@ -22,7 +22,8 @@ FaultKind = Literal[
     "short_body",  # HTTP 200 declaring the full Content-Length, half the body, then close
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
-OPERATIONS = ("ListTrainingJobs", "DescribeTrainingJob", "ListTags", "Search")
+OPERATIONS = ("ListTrainingJobs", "DescribeTrainingJob", "ListTags", "Search",
+              "ListHyperParameterTuningJobs", "DescribeHyperParameterTuningJob")
 CLOUDWATCH_OPERATIONS = ("GetMetricData",)  # served by fake_sagemaker_cloudwatch
 OUTCOMES = ("ok", "throttled", "error")
 # vanish needs a job named by the request; other operations ignore vanish rules

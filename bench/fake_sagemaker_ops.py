@@ -22,7 +22,8 @@ from bench.fake_sagemaker_data import Doc, FakeJob, advance, make_job, summary
 NOT_FOUND = "Requested resource not found."
 # Fields DescribeTrainingJob has but the Search TrainingJob shape lacks.
 _NOT_IN_SEARCH = ("ProfilerRuleConfigurations", "ProfilerRuleEvaluationStatuses",
-                  "ProfilingStatus", "RemoteDebugConfig", "InfraCheckConfig")
+                  "ProfilingStatus", "RemoteDebugConfig", "InfraCheckConfig",
+                  "ProgressInfo", "MlflowDetails", "BillableTokenCount")
 
 
 class ApiError(Exception):

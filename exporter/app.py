@@ -8,10 +8,12 @@ server and the AWS clients, exit 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
@@ -20,14 +22,19 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from .aws import AwsSettings, SageMakerTarget
+from .aws_pricing import PricingClient
 from .aws_sqs import SqsQueue
 from .config import Settings
+from .families import RenderContext
 from .http import Authenticator, HttpConfig, HttpServer, build_app
 from .model import Target
+from .pricing import PriceBook, PriceRefresher
 from .selfmetrics import SelfMetrics
 from .sources.events import EventSettings, EventSource
 from .store import JobStore
 from .sync import CycleResult, SyncSettings, TargetSync
+from .tuning_store import TuningStore
+from .tuning_sync import TuningSettings, TuningSync
 
 if TYPE_CHECKING:
     from .sources import cloudwatch as cw
@@ -157,6 +164,17 @@ class Exporter:
         # --cloudwatch: per-host utilisation, its own sources, store and self-metrics.
         self.cloudwatch: list[tuple[cw.CloudWatchSource, TargetSync]] = []
         self.extra = ExtraFamilies()
+        # Issue 12: prices (None: no cost series), tuning jobs with their own store and tasks.
+        self.prices = (
+            PriceBook(self.metrics, settings.price_table)
+            if settings.price_table is not None or settings.price_list_api
+            else None
+        )
+        if self.prices is not None:
+            self.prices.on_change = self._rerender
+        self.price_refresher: PriceRefresher | None = None
+        self.tuning_store = TuningStore()
+        self.tuning_syncs: list[TuningSync] = []
 
     @property
     def ready(self) -> bool:
@@ -172,6 +190,12 @@ class Exporter:
             include=s.include,
             exclude=s.exclude,
             tag_labels=s.tag_labels,
+            prices=self.prices,
+        )
+        tuning_settings = TuningSettings(
+            poll_interval=s.poll_interval,
+            retention=s.retention,
+            reconcile_interval=s.reconcile_interval,
         )
         try:
             for target in self.plan.targets:
@@ -180,6 +204,35 @@ class Exporter:
                 )
                 self.syncs.append(
                     TargetSync(client, self.store, self.metrics, sync_settings, target.key)
+                )
+                if s.tuning_jobs:
+                    # A client of its own: its calls neither share the training jobs' rate
+                    # limiters nor show up in their per-cycle call counts.
+                    tuning_client = SageMakerTarget(target, self.plan.aws, self.metrics)
+                    # It calls no training-job operation: without their discovered rates it
+                    # never publishes them, which would overwrite the training client's
+                    # sagemaker_exporter_api_rate_limit with untouched initial values.
+                    tuning_client.rates = {}
+                    await self._stack.enter_async_context(tuning_client)
+                    self.tuning_syncs.append(
+                        TuningSync(
+                            tuning_client,
+                            self.tuning_store,
+                            self.metrics,
+                            tuning_settings,
+                            target.key,
+                        )
+                    )
+            if s.price_list_api and self.prices is not None:
+                pricing = await self._stack.enter_async_context(
+                    PricingClient(self.plan.aws, self.metrics)
+                )
+                self.price_refresher = PriceRefresher(
+                    pricing,
+                    self.prices,
+                    self.metrics,
+                    lambda: [t.region for t in self.plan.targets],
+                    s.price_refresh_interval,
                 )
             if s.cloudwatch:
                 await self._start_cloudwatch()
@@ -265,6 +318,7 @@ class Exporter:
             lambda: [t.key for t in self.plan.targets],
             self._http_config,
             self.extra,
+            self.tuning_store.exposition,
         )
         self.server = HttpServer(app, self._http_config)
         await self.server.start()
@@ -272,10 +326,41 @@ class Exporter:
         return self.server
 
     async def poll_all(self) -> list[CycleResult]:
-        return list(await asyncio.gather(*(s.poll_once() for s in self.syncs)))
+        """One cycle of every training-job target (their results), with the tuning jobs
+        polled alongside (their failures are theirs: logged and counted, not returned)."""
+        if self.price_refresher is not None and self.prices and self.prices.table is None:
+            await self.price_refresher.refresh()
+        results = list(await asyncio.gather(*(s.poll_once() for s in self.syncs)))
+        # After, not alongside: a driven cycle of the training jobs runs as it would alone.
+        await asyncio.gather(*(t.poll_once() for t in self.tuning_syncs))
+        return results
 
     def exposition(self) -> bytes:
-        return self.store.exposition() + self.metrics.exposition() + self.extra.plain()
+        return (
+            self.store.exposition()
+            + self.tuning_store.exposition()
+            + self.metrics.exposition()
+            + self.extra.plain()
+        )
+
+    async def _tuning_after_ready(self, tuning: TuningSync, stop: asyncio.Event) -> None:
+        """Tuning jobs start polling once every training-job target has had its first cycle:
+        at start the training jobs (what pages) get the API and the CPU to themselves."""
+        while not self.ready and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.2)
+        await tuning.run(stop)
+
+    def _rerender(self) -> None:
+        """New prices: render every kept job again (finished jobs are otherwise rendered only
+        when they change, and would keep the cost of the old table, or none)."""
+        now = time.time()
+        for s in self.syncs:
+            ctx = RenderContext(
+                s.api.region, s.api.account_id, now, self.settings.tag_labels, prices=self.prices
+            )
+            for job in list(self.store.jobs(s.key)):
+                self.store.upsert(s.key, job, ctx)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every target until `stop`; give running cycles a short grace, then cancel."""
@@ -288,6 +373,12 @@ class Exporter:
             tasks.append(
                 asyncio.create_task(self.events.run(stop, lambda: self.ready), name="events")
             )
+        tasks += [
+            asyncio.create_task(self._tuning_after_ready(t, stop), name=f"tuning {t.key}")
+            for t in self.tuning_syncs
+        ]
+        if self.price_refresher is not None:
+            tasks.append(asyncio.create_task(self.price_refresher.run(stop), name="prices"))
         await stop.wait()
         _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
         for t in pending:

@@ -50,6 +50,9 @@ OPERATIONS_USED: frozenset[str] = frozenset(
         # event mode (aws_sqs.py); DeleteMessageBatch is authorised as sqs:DeleteMessage
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
+        "sagemaker:ListHyperParameterTuningJobs",
+        "sagemaker:DescribeHyperParameterTuningJob",
+        "pricing:GetProducts",
     }
 )
 
@@ -364,3 +367,23 @@ class SageMakerTarget:
 
     async def search_training_jobs(self, **params: Any) -> Mapping[str, Any]:
         return await self._call("Search", "search", Resource="TrainingJob", **params)
+
+    # -- tuning jobs (issue 12) ------------------------------------------------------------
+    async def list_tuning_jobs(self, **params: Any) -> Mapping[str, Any]:
+        return await self._call(
+            "ListHyperParameterTuningJobs", "list_hyper_parameter_tuning_jobs", **params
+        )
+
+    async def describe_tuning_job(self, name: str) -> Mapping[str, Any]:
+        try:
+            return await self._call(
+                "DescribeHyperParameterTuningJob",
+                "describe_hyper_parameter_tuning_job",
+                HyperParameterTuningJobName=name,
+            )
+        except ApiError as err:
+            text = str(err).lower()
+            if err.code in NOT_FOUND_CODES and ("not found" in text or "could not find" in text):
+                raise JobNotFound(name) from err
+            raise
+

@@ -10,11 +10,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .families import tag_label_name
+from .prices import PriceError, PriceTable, load_price_file
 
 ENV_PREFIX = "SAGEMAKER_EXPORTER_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -182,16 +184,26 @@ OPTIONS: tuple[Option, ...] = (
         "Demo: send the simulated changes as EventBridge events through SQS, so the demo "
         "runs in event mode (--no-demo-events: polling only).",
     ),
+    Option("price-file", "str", None, "YAML price table (as_of: date; region -> instance type "
+           "-> on-demand USD per hour) for sagemaker_training_job_estimated_cost_dollars."),
+    Option("price-list-api", "bool", False, "Fetch on-demand training prices from the AWS Price "
+           "List API (pricing:GetProducts) for the watched regions; over --price-file's."),
+    Option("price-refresh-interval", "duration", 86400.0,
+           "How often to refresh prices from the Price List API."),
+    Option("tuning-jobs", "bool", True, "Also export hyperparameter tuning jobs "
+           "(--no-tuning-jobs to skip their API calls)."),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 #: A simulated fleet moves in minutes, so the demo polls faster unless told otherwise.
-DEMO_DEFAULTS = {
+DEMO_DEFAULTS: dict[str, Any] = {
     "poll-interval": 5.0,
     "refresh-interval": 15.0,
     "reconcile-interval": 60.0,
     "cloudwatch": True,  # the demo publishes utilisation to its embedded CloudWatch
     "cloudwatch-interval": 15.0,
     "events-poll-interval": 60.0,
+    # The demo prices its fleet with the example table shipped beside it.
+    "price-file": str(Path(__file__).parent / "demo" / "prices.yaml"),
 }
 #: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, or a local server's http://HOST:PORT/...
 _QUEUE_URL_RE = re.compile(r"https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?")
@@ -238,6 +250,10 @@ class Settings:
     events_queue_urls: tuple[str, ...] = ()
     events_poll_interval: float = 300.0
     demo_events: bool = True
+    price_table: PriceTable | None = None  # loaded from --price-file at start
+    price_list_api: bool = False
+    price_refresh_interval: float = 86400.0
+    tuning_jobs: bool = True
 
 
 def parse_duration(text: str | float | int) -> float:
@@ -411,6 +427,14 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
                 "(https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
             )
     endpoint = values.get("endpoint-url") or environ.get("AWS_ENDPOINT_URL") or None
+    check("price-refresh-interval", values.get("price-refresh-interval", 1) > 0,
+          "must be greater than zero")
+    price_table = None
+    if values.get("price-file"):
+        try:
+            price_table = load_price_file(values["price-file"])
+        except PriceError as exc:
+            problems.append(f"--price-file: {exc}")
     if problems:
         raise ConfigError("; ".join(problems))
     log_format = values["log-format"] or ("console" if isatty else "json")
@@ -447,5 +471,9 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
         events_queue_urls=tuple(dict.fromkeys(values["events-queue-url"])),
         events_poll_interval=values["events-poll-interval"],
         demo_events=values["demo-events"],
+        price_table=price_table,
+        price_list_api=values["price-list-api"],
+        price_refresh_interval=values["price-refresh-interval"],
+        tuning_jobs=values["tuning-jobs"],
     )
     return settings

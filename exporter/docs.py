@@ -12,6 +12,7 @@ from .families import FAMILIES, IDENTITY_LABELS
 from .metrics import utilization
 from .metrics.cloudwatch_self import CloudWatchMetrics
 from .selfmetrics import SelfMetrics
+from .tuning_families import TUNING_FAMILIES, TUNING_IDENTITY_LABELS
 
 METRICS_BEGIN, METRICS_END = "<!-- metrics:begin -->", "<!-- metrics:end -->"
 FLAGS_BEGIN, FLAGS_END = "<!-- flags:begin -->", "<!-- flags:end -->"
@@ -35,6 +36,17 @@ def metrics_table() -> str:
     for name, mtype, labels, help in utilization.FAMILIES:
         extra = ", ".join(f"`{label}`" for label in labels)
         rows.append(f"| `{name}` | {mtype} | {extra} | {_cell(help)} |")
+    tuning_ident = ", ".join(f"`{label}`" for label in TUNING_IDENTITY_LABELS)
+    rows += [
+        "",
+        f"Per-tuning-job families; each also carries {tuning_ident}.",
+        "",
+        "| metric | type | extra labels | meaning |",
+        "|---|---|---|---|",
+    ]
+    for t in TUNING_FAMILIES:
+        extra = ", ".join(f"`{label}`" for label in t.labels)
+        rows.append(f"| `{t.name}` | {t.type} | {extra} | {_cell(t.help)} |")
     rows += [
         "",
         "The exporter's own metrics:",

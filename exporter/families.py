@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .model import KNOWN_STATUSES, TrainingJob
+from .prices import Prices, estimated_cost, hourly_rate
+from .progress import progress_ratio, retries_seen
 
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[Labels, float]
@@ -31,6 +33,7 @@ class RenderContext:
     account_id: str
     now: float
     tag_labels: tuple[str, ...] = ()
+    prices: Prices | None = None  # None: no --price-file nor --price-list-api, no cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ def _info(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
             ("tuning_job", job.tuning_job_arn.rpartition("/")[2]),
             ("automl_job", job.automl_job_arn.rpartition("/")[2]),
             ("managed_spot", _tf(job.managed_spot)),
+            ("training_plan", job.training_plan_arn.rpartition("/")[2]),
         ),
         1,
     )
@@ -212,6 +216,21 @@ def _interruptions(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
         yield ((), sum(1 for t in job.transitions if t.status == "Interrupted"))
 
 
+def _mlflow(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
+    if job.mlflow_experiment_id or job.mlflow_run_id:
+        yield ((("experiment_id", job.mlflow_experiment_id), ("run_id", job.mlflow_run_id)), 1)
+
+
+def _progress(job: TrainingJob, attr: str) -> float | None:
+    value: float | None = getattr(job.progress, attr) if job.progress else None
+    return value
+
+
+def _retries(job: TrainingJob, ctx: RenderContext) -> float | None:
+    n = retries_seen(job)
+    return n if job.max_retry_attempts is not None or n else None
+
+
 P = "sagemaker_training_job_"
 
 
@@ -228,7 +247,7 @@ def scalar(name: str, help: str, get: Callable[[TrainingJob, RenderContext], flo
 FAMILIES: tuple[Family, ...] = (
     gauge("info", "Training job configuration; value is always 1.", _info,
           "instance_type", "training_image", "algorithm_name", "input_mode", "tuning_job",
-          "automl_job", "managed_spot"),
+          "automl_job", "managed_spot", "training_plan"),
     gauge("status", "TrainingJobStatus as a one-hot state set.", _status, "status"),
     gauge("secondary_status", "Current SecondaryStatus; value is always 1.", _secondary,
           "secondary_status"),
@@ -288,5 +307,33 @@ FAMILIES: tuple[Family, ...] = (
           "tag_<key>"),
     gauge("interruptions", "Spot interruptions seen in SecondaryStatusTransitions.",
           _interruptions),
+    # Cost, progress and the fields read since issue 12.
+    scalar("estimated_cost_dollars",
+           "On-demand USD of the billed instance-seconds (each group at its type's price, warm "
+           "pool included); absent without a price for every type.",
+           lambda j, c: estimated_cost(j, billable_seconds(j, c), c.prices, c.region)),
+    scalar("hourly_cost_dollars",
+           "On-demand USD per hour of the job's instances (its billing rate while it runs; an "
+           "upper bound for spot).",
+           lambda j, c: hourly_rate(j, c.prices, c.region)),
+    scalar("billable_tokens", "BillableTokenCount of a serverless job (billed by tokens).",
+           lambda j, c: j.billable_token_count),
+    scalar("progress_epoch", "ProgressInfo.CurrentEpoch.", lambda j, c: _progress(j, "epoch")),
+    scalar("progress_max_epochs", "ProgressInfo.MaxEpoch.",
+           lambda j, c: _progress(j, "max_epochs")),
+    scalar("progress_step", "ProgressInfo.CurrentStep.", lambda j, c: _progress(j, "step")),
+    scalar("progress_steps_per_epoch", "ProgressInfo.TotalStepCountPerEpoch.",
+           lambda j, c: _progress(j, "steps_per_epoch")),
+    scalar("progress_ratio",
+           "How far along the job is, 0..1, from ProgressInfo (epochs, refined by steps).",
+           lambda j, c: progress_ratio(j.progress)),
+    scalar("max_retry_attempts", "RetryStrategy.MaximumRetryAttempts.",
+           lambda j, c: j.max_retry_attempts),
+    scalar("retries", "Times the job went back to Starting (not after a spot interruption).",
+           _retries),
+    scalar("keep_alive_period_seconds", "ResourceConfig.KeepAlivePeriodInSeconds (warm pool).",
+           lambda j, c: j.keep_alive_seconds),
+    gauge("mlflow_info", "MLflow experiment and run of the job (MlflowDetails); value 1.",
+          _mlflow, "experiment_id", "run_id"),
 )
 # fmt: on

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from .aws import ApiError, JobNotFound
 from .model import JobSummary, TrainingJob
 from .parse import parse_summary, parse_tags, parse_training_job
+from .prices import Prices
 
 MAX_PAGES = 10_000  # a guard against a server that hands out tokens forever
 
@@ -48,6 +49,7 @@ class SyncSettings:
     # index is eventually consistent): the backfill describes those instead.
     search_margin: float = 600.0
     search: bool = True
+    prices: Prices | None = None  # None: no --price-file nor --price-list-api, no cost
 
     def wants(self, name: str) -> bool:
         if self.include and not any(p.search(name) for p in self.include):

@@ -61,18 +61,25 @@ def metrics_body(
     metrics: SelfMetrics,
     accept_encoding: str,
     extra: Extra | None = None,
+    tuning: Callable[[], bytes] | None = None,
 ) -> tuple[bytes, bool]:
     """The scrape body and whether it is gzip. Gzip members concatenate into one valid
-    stream, so the cached job part is compressed once per change, not once per scrape."""
-    parts, gz = metrics_parts(store, metrics, accept_encoding, extra)
+    stream, so the cached job part is compressed once per change, not once per scrape.
+    `tuning` adds the tuning-job families between the jobs and the self-metrics; `extra`
+    (--cloudwatch) comes last."""
+    parts, gz = metrics_parts(store, metrics, accept_encoding, extra, tuning)
     return b"".join(parts), gz
 
 
 def metrics_parts(
-    store: JobStore, metrics: SelfMetrics, accept_encoding: str, extra: Extra | None = None
+    store: JobStore,
+    metrics: SelfMetrics,
+    accept_encoding: str,
+    extra: Extra | None = None,
+    tuning: Callable[[], bytes] | None = None,
 ) -> tuple[list[bytes], bool]:
     """The scrape body as parts, in order: one snapshot, taken synchronously."""
-    own = metrics.exposition()
+    own = (tuning() if tuning else b"") + metrics.exposition()
     if "gzip" in accept_encoding:
         more = [extra.gzip()] if extra is not None else []
         return [*store.exposition_gzip_parts(), gzip.compress(own, compresslevel=3), *more], True
@@ -127,6 +134,7 @@ def build_app(
     targets: Callable[[], list[str]],
     config: HttpConfig,
     extra: Extra | None = None,
+    tuning: Callable[[], bytes] | None = None,
 ) -> web.Application:
     middlewares = []
     if config.authenticator is not None:
@@ -152,7 +160,7 @@ def build_app(
         # The parts are immutable bytes taken in one synchronous step: writing them over
         # several awaits still serves one snapshot.
         parts, gz = metrics_parts(
-            store, metrics, request.headers.get("Accept-Encoding", ""), extra
+            store, metrics, request.headers.get("Accept-Encoding", ""), extra, tuning
         )
         resp = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
         if gz:

@@ -58,6 +58,16 @@ class RuleStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Progress:
+    """ProgressInfo (serverless training jobs); each field may be absent."""
+
+    epoch: float | None = None
+    max_epochs: float | None = None
+    step: float | None = None
+    steps_per_epoch: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TrainingJob:
     name: str
     arn: str = ""
@@ -93,6 +103,14 @@ class TrainingJob:
     warm_pool_status: str = ""
     warm_pool_retained_billable_seconds: float | None = None
     tags: tuple[tuple[str, str], ...] = field(default=())
+    # Fields read since issue 12 (cost, progress, reserved capacity, retries, MLflow).
+    progress: Progress | None = None
+    training_plan_arn: str = ""
+    max_retry_attempts: float | None = None
+    keep_alive_seconds: float | None = None
+    billable_token_count: float | None = None
+    mlflow_experiment_id: str = ""
+    mlflow_run_id: str = ""
 
     @property
     def is_terminal(self) -> bool:
@@ -141,3 +159,51 @@ class Target:
     @property
     def key(self) -> str:
         return f"{self.role_arn or 'default'}@{self.region}"
+
+
+@dataclass(frozen=True, slots=True)
+class TuningJob:
+    """A hyperparameter tuning job: a ListHyperParameterTuningJobs summary, plus what only
+    DescribeHyperParameterTuningJob says (best training job, objective)."""
+
+    name: str
+    arn: str = ""
+    status: str = ""
+    strategy: str = ""
+    created: float | None = None
+    last_modified: float | None = None
+    ended: float | None = None
+    #: TrainingJobStatusCounters and ObjectiveStatusCounters as (status, count) pairs.
+    training_jobs: tuple[tuple[str, float], ...] = ()
+    objectives: tuple[tuple[str, float], ...] = ()
+    max_training_jobs: float | None = None
+    max_parallel_training_jobs: float | None = None
+    max_runtime_seconds: float | None = None
+    # From Describe only:
+    objective_metric: str = ""
+    objective_type: str = ""  # Minimize or Maximize
+    best_training_job: str = ""
+    best_objective_value: float | None = None
+    consumed_runtime_seconds: float | None = None
+
+    @property
+    def change_key(self) -> tuple[str, float | None, tuple[tuple[str, float], ...]]:
+        return (self.status, self.last_modified, self.training_jobs + self.objectives)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TUNING_TERMINAL_STATUSES
+
+    @property
+    def finished_at(self) -> float | None:
+        if not self.is_terminal:
+            return None
+        return self.ended or self.last_modified or self.created
+
+
+TUNING_STATUSES: tuple[str, ...] = ("InProgress", "Completed", "Failed", "Stopping", "Stopped",
+                                    "Deleting", "DeleteFailed")
+TUNING_TERMINAL_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Stopped"})
+TUNING_TRAINING_JOB_COUNTERS: tuple[str, ...] = ("Completed", "InProgress", "RetryableError",
+                                                 "NonRetryableError", "Stopped")
+TUNING_OBJECTIVE_COUNTERS: tuple[str, ...] = ("Succeeded", "Pending", "Failed")

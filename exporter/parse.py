@@ -13,7 +13,16 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from .model import FinalMetric, InstanceGroup, JobSummary, RuleStatus, TrainingJob, Transition
+from .model import (
+    FinalMetric,
+    InstanceGroup,
+    JobSummary,
+    Progress,
+    RuleStatus,
+    TrainingJob,
+    Transition,
+    TuningJob,
+)
 
 
 def _map(value: Any) -> Mapping[str, Any]:
@@ -69,11 +78,24 @@ def _instance_groups(rc: Mapping[str, Any]) -> tuple[InstanceGroup, ...]:
         counts[key] = counts.get(key, 0) + _count(g.get("InstanceCount"))
     if counts:
         return tuple(InstanceGroup(name, itype, n) for (name, itype), n in counts.items())
-    itype = _str(rc.get("InstanceType")) or _str(rc.get("SelectedInstanceType"))
-    count = rc.get("InstanceCount", rc.get("SelectedInstanceCount"))
+    # With InstancePreferences, SelectedInstanceType/Count say what was actually launched
+    # and billed; they win over the requested InstanceType/Count.
+    itype = _str(rc.get("SelectedInstanceType")) or _str(rc.get("InstanceType"))
+    count = rc.get("SelectedInstanceCount", rc.get("InstanceCount"))
     if itype or count is not None:
         return (InstanceGroup(name="", instance_type=itype, count=_count(count)),)
     return ()
+
+
+def _progress(value: Any) -> Progress | None:
+    p = _map(value)
+    progress = Progress(
+        epoch=_num(p.get("CurrentEpoch")),
+        max_epochs=_num(p.get("MaxEpoch")),
+        step=_num(p.get("CurrentStep")),
+        steps_per_epoch=_num(p.get("TotalStepCountPerEpoch")),
+    )
+    return None if progress == Progress() else progress
 
 
 def _transitions(items: Iterable[Any]) -> tuple[Transition, ...]:
@@ -149,9 +171,7 @@ def parse_training_job(response: Any, tags: tuple[tuple[str, str], ...] = ()) ->
     vpc = _map(r.get("VpcConfig"))
     warm = _map(r.get("WarmPoolStatus"))
     groups = _instance_groups(rc)
-    itype = _str(rc.get("InstanceType")) or ",".join(
-        sorted({g.instance_type for g in groups if g.instance_type})
-    )
+    itype = ",".join(sorted({g.instance_type for g in groups if g.instance_type}))
     return TrainingJob(
         name=name,
         arn=_str(r.get("TrainingJobArn")),
@@ -187,6 +207,13 @@ def parse_training_job(response: Any, tags: tuple[tuple[str, str], ...] = ()) ->
         warm_pool_status=_str(warm.get("Status")),
         warm_pool_retained_billable_seconds=_num(warm.get("ResourceRetainedBillableTimeInSeconds")),
         tags=tags or _tags(_list(r.get("Tags"))),
+        progress=_progress(r.get("ProgressInfo")),
+        training_plan_arn=_str(rc.get("TrainingPlanArn")),
+        max_retry_attempts=_num(_map(r.get("RetryStrategy")).get("MaximumRetryAttempts")),
+        keep_alive_seconds=_num(rc.get("KeepAlivePeriodInSeconds")),
+        billable_token_count=_num(r.get("BillableTokenCount")),
+        mlflow_experiment_id=_str(_map(r.get("MlflowDetails")).get("MlflowExperimentId")),
+        mlflow_run_id=_str(_map(r.get("MlflowDetails")).get("MlflowRunId")),
     )
 
 
@@ -203,4 +230,49 @@ def parse_summary(item: Any) -> JobSummary | None:
         last_modified=to_epoch(s.get("LastModifiedTime")),
         created=to_epoch(s.get("CreationTime")),
         training_end=to_epoch(s.get("TrainingEndTime")),
+    )
+
+
+def _counters(value: Any) -> tuple[tuple[str, float], ...]:
+    out = []
+    for key, n in _map(value).items():
+        count = _num(n)
+        if isinstance(key, str) and key and count is not None:
+            out.append((key, count))
+    return tuple(sorted(out))
+
+
+def parse_tuning_job(item: Any, described: Any = None) -> TuningJob | None:
+    """A HyperParameterTuningJobSummaries entry (or a Describe response: it carries the same
+    fields) -> TuningJob, with the Describe-only fields from `described` when given."""
+    s = _map(item)
+    name = _str(s.get("HyperParameterTuningJobName"))
+    if not name:
+        return None
+    limits = _map(s.get("ResourceLimits"))
+    if not limits:  # a Describe response keeps them under the config
+        limits = _map(_map(s.get("HyperParameterTuningJobConfig")).get("ResourceLimits"))
+    d = _map(described)
+    config = _map(d.get("HyperParameterTuningJobConfig"))
+    objective = _map(config.get("HyperParameterTuningJobObjective"))
+    best = _map(d.get("BestTrainingJob"))
+    final = _map(best.get("FinalHyperParameterTuningJobObjectiveMetric"))
+    return TuningJob(
+        name=name,
+        arn=_str(s.get("HyperParameterTuningJobArn")),
+        status=_str(s.get("HyperParameterTuningJobStatus")),
+        strategy=_str(s.get("Strategy")) or _str(config.get("Strategy")),
+        created=to_epoch(s.get("CreationTime")),
+        last_modified=to_epoch(s.get("LastModifiedTime")),
+        ended=to_epoch(s.get("HyperParameterTuningEndTime")),
+        training_jobs=_counters(s.get("TrainingJobStatusCounters")),
+        objectives=_counters(s.get("ObjectiveStatusCounters")),
+        max_training_jobs=_num(limits.get("MaxNumberOfTrainingJobs")),
+        max_parallel_training_jobs=_num(limits.get("MaxParallelTrainingJobs")),
+        max_runtime_seconds=_num(limits.get("MaxRuntimeInSeconds")),
+        objective_metric=_str(objective.get("MetricName")) or _str(final.get("MetricName")),
+        objective_type=_str(objective.get("Type")) or _str(final.get("Type")),
+        best_training_job=_str(best.get("TrainingJobName")),
+        best_objective_value=_num(final.get("Value")),
+        consumed_runtime_seconds=_num(_map(d.get("ConsumedResources")).get("RuntimeInSeconds")),
     )

@@ -18,6 +18,8 @@ from .model import TERMINAL_STATUSES
 OUTCOMES = ("ok", "throttled", "client_error", "server_error", "network_error")
 OPERATIONS = ("ListTrainingJobs", "DescribeTrainingJob", "ListTags", "Search")
 EVENT_OUTCOMES = ("applied", "stale", "ignored", "malformed", "deferred")
+#: Started at zero by the tuning-job source (exporter/tuning_sync.py) for its targets.
+TUNING_OPERATIONS = ("ListHyperParameterTuningJobs", "DescribeHyperParameterTuningJob")
 
 
 class SelfMetrics:
@@ -139,6 +141,46 @@ class SelfMetrics:
             registry=r,
         )
 
+        # Prices and tuning jobs (issue 12).
+        self.price_table_timestamp = Gauge(
+            "sagemaker_exporter_price_table_timestamp_seconds",
+            "When the prices in use were valid (the price file's as_of date, or when the Price "
+            "List API answered), as Unix time; time() minus it is the table's age.",
+            ["source"],
+            registry=r,
+        )
+        self.price_entries = Gauge(
+            "sagemaker_exporter_price_table_entries",
+            "(region, instance type) prices in the table.",
+            ["source"],
+            registry=r,
+        )
+        self.price_refreshes = Counter(
+            "sagemaker_exporter_price_refreshes",
+            "Price List API refreshes by result (success, failure).",
+            ["result"],
+            registry=r,
+        )
+        self.price_missing = Counter(
+            "sagemaker_exporter_price_missing",
+            "Warnings that a job's instance type has no price, so it has no cost series (one "
+            "per region and type each time the table changes).",
+            ["region", "instance_type"],
+            registry=r,
+        )
+        self.tuning_target_up = Gauge(
+            "sagemaker_exporter_tuning_target_up",
+            "1 if the last tuning-job poll of this account/region succeeded.",
+            ["region", "account_id"],
+            registry=r,
+        )
+        self.tracked_tuning_jobs = Gauge(
+            "sagemaker_exporter_tracked_tuning_jobs",
+            "Hyperparameter tuning jobs currently exported.",
+            ["region", "account_id"],
+            registry=r,
+        )
+
     def init_queue(self, queue: str) -> None:
         for outcome in EVENT_OUTCOMES:
             self.events.labels(queue, outcome)
@@ -180,6 +222,12 @@ class SelfMetrics:
             self.events_lag,
             self.events_receive_errors,
             self.poll_interval,
+            self.price_table_timestamp,
+            self.price_entries,
+            self.price_refreshes,
+            self.price_missing,
+            self.tuning_target_up,
+            self.tracked_tuning_jobs,
         ):
             suffix = "_total" if metric._type == "counter" else ""
             out.append(

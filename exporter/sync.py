@@ -67,7 +67,8 @@ class TargetSync:
     def _commit(self, staged: dict[str, TrainingJob | None], described: set[str]) -> None:
         """Apply describes and records to the store; no await, so a scrape sees all or none."""
         now = self.clock()
-        ctx = RenderContext(self.api.region, self.api.account_id, now, self.settings.tag_labels)
+        ctx = RenderContext(self.api.region, self.api.account_id, now, self.settings.tag_labels,
+                          prices=self.settings.prices)
         for name, job in staged.items():
             if job is None:
                 self._forget(name)
@@ -209,7 +210,10 @@ class TargetSync:
         await asyncio.gather(*(self._describe(n, staged, result) for n in sorted(todo)))
         self._commit(staged, set(staged))
         # Running jobs' elapsed times count up with no API call.
-        ctx = RenderContext(self.api.region, self.api.account_id, now, self.settings.tag_labels)
+        ctx = RenderContext(
+            self.api.region, self.api.account_id, now, self.settings.tag_labels,
+            prices=self.settings.prices,
+        )
         for job in self.store.running(self.key):
             if job.name not in staged:
                 self.store.upsert(self.key, job, ctx)
@@ -313,7 +317,8 @@ class TargetSync:
             self._need_tags.add(job.name)
         self._count_finished(prev, job)
         ctx = RenderContext(
-            self.api.region, self.api.account_id, self.clock(), self.settings.tag_labels
+            self.api.region, self.api.account_id, self.clock(), self.settings.tag_labels,
+            prices=self.settings.prices,
         )
         self.store.upsert(self.key, job, ctx)
         return True

@@ -15,6 +15,10 @@ from .conftest import Samples, find, parse_exposition, value
 from .test_faults import J, problems, rig
 
 NOT_IN_SEARCH = {J + "rule_evaluation_status"}  # from ProfilerRuleEvaluationStatuses
+# ProgressInfo, MlflowDetails and BillableTokenCount are not in Search records either.
+NOT_IN_SEARCH |= {J + f for f in ("progress_epoch", "progress_max_epochs", "progress_step",
+                                  "progress_steps_per_epoch", "progress_ratio", "mlflow_info",
+                                  "billable_tokens")}
 
 
 async def test_discovered_rate_converges_under_an_untold_quota() -> None:

@@ -18,6 +18,7 @@ EXPECTED_UIDS = {
     "sagemaker-fleet-overview.json": "sagemaker-fleet-overview",
     "sagemaker-training-job.json": "sagemaker-training-job",
     "sagemaker-exporter-health.json": "sagemaker-exporter-health",
+    "sagemaker-cost-and-tuning.json": "sagemaker-cost-and-tuning",
 }
 CURRENT_PANEL_TYPES = {"timeseries", "stat", "table", "bargauge", "state-timeline", "row", "text"}
 DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
@@ -55,8 +56,25 @@ CONTRACT_METRICS = {
             "security_info",
             "tags",
             "interruptions",
+            "estimated_cost_dollars",
+            "hourly_cost_dollars",
+            "max_runtime_seconds",
+            "progress_ratio",
+            "progress_epoch",
         ]
     ),
+    *(
+        f"sagemaker_tuning_job_{name}"
+        for name in [
+            "status",
+            "training_jobs",
+            "max_training_jobs",
+            "best_objective_value",
+            "end_timestamp_seconds",
+        ]
+    ),
+    "sagemaker_exporter_price_table_timestamp_seconds",
+    "sagemaker_exporter_price_missing_total",
     "sagemaker_training_jobs_finished_total",
     "sagemaker_exporter_build_info",
     "sagemaker_exporter_api_requests_total",
@@ -196,6 +214,7 @@ def test_filter_variables_per_dashboard() -> None:
     assert {"datasource", "account", "region", "instance_type"} <= names["sagemaker-fleet-overview"]
     assert {"datasource", "account", "region", "job"} <= names["sagemaker-training-job"]
     assert {"datasource", "instance", "account", "region"} <= names["sagemaker-exporter-health"]
+    assert {"datasource", "account", "region"} <= names["sagemaker-cost-and-tuning"]
 
 
 def test_links_point_at_existing_dashboards() -> None:

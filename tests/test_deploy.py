@@ -77,6 +77,12 @@ def test_iam_policy_scopes_resources_where_the_action_allows_it() -> None:
     # event mode: only the queue deploy/cloudformation and deploy/terraform create
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage"):
         assert allowed.pop(action) == {"arn:aws:sqs:*:*:sagemaker-training-exporter-events"}
+    # Neither ListHyperParameterTuningJobs nor the Price List API has a resource type.
+    assert allowed.pop("sagemaker:ListHyperParameterTuningJobs") == {"*"}
+    assert allowed.pop("pricing:GetProducts") == {"*"}
+    assert allowed.pop("sagemaker:DescribeHyperParameterTuningJob") == {
+        "arn:aws:sagemaker:*:*:hyper-parameter-tuning-job/*"
+    }
     (role,) = allowed.pop("sts:AssumeRole")
     assert re.fullmatch(r"arn:aws:iam::\*:role/[A-Za-z0-9+=,.@_-]+", role)
     assert not allowed

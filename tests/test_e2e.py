@@ -83,6 +83,10 @@ DEMO_ALERTS = {
     "CloudWatch while it is in Training",
     "SageMakerTrainingHostMemoryHigh": "the stalled job's hosts publish memory at 96-98.5%",
     "SageMakerTrainingHostDiskFull": "the stalled job's hosts publish disk at 91-95%",
+    "SageMakerTrainingJobProjectedCostOverBudget": "the near-max-runtime job: 8 "
+    "ml.trn1.32xlarge at the example table's price (about 200 USD/h) with hours left",
+    "SageMakerTuningJobNonRetryableErrors": "the sweep's tuning job: 8 trials Failed on the "
+    "corrupt data shard",
 }
 # Alerts on the exporter that this module causes itself, at the end.
 CAUSED_ALERTS = {

@@ -11,6 +11,7 @@ from exporter.families import FAMILIES
 
 from .conftest import find, value
 from .motofleet import CANARY, DEFAULT_ACCOUNT, SECOND_ACCOUNT, SECOND_ROLE, MotoSageMaker
+from .test_cost_progress import ISSUE_12_FAMILIES
 
 J = "sagemaker_training_job_"
 US = "us-east-1"
@@ -174,7 +175,10 @@ async def test_every_family_for_every_state(
 
     # Every family in the table is exercised by this fleet.
     names = {n for (n, _) in m}
-    assert {f.name for f in FAMILIES} <= names, {f.name for f in FAMILIES} - names
+    # (The cost, progress and issue-12 families need prices and fields this fleet lacks:
+    # tests/test_cost_progress.py exercises each of them.)
+    wanted = {f.name for f in FAMILIES} - ISSUE_12_FAMILIES
+    assert wanted <= names, wanted - names
 
     def v(name: str, job: str, **labels: str) -> float | None:
         return value(m, J + name, training_job=job, region=US, account_id=DEFAULT_ACCOUNT, **labels)

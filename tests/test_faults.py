@@ -186,6 +186,9 @@ async def test_throttled_fraction_converges_with_bounded_retries() -> None:
     """30% of describes throttled: with 4 attempts per call every job gets through, and the
     exporter makes no more attempts than the calls it needed plus the throttled ones."""
     async with rig(jobs=30, in_progress=10, max_attempts=4) as (fake, h):
+        # Search denied, so every job is described: enough describes for the seeded 30% to
+        # hit whatever the timing (with Search, as few as 5 describes could remain).
+        fake.inject("access_denied", operation="Search")
         fake.inject("throttle", operation="DescribeTrainingJob", fraction=0.3)
         [r] = await h.poll()
         assert r.ok, r.errors

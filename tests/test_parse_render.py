@@ -157,7 +157,7 @@ FAILED_EARLY = {
 }
 ID = 'training_job="odd \\"name\\"",region="eu-west-1",account_id="111122223333"'
 FAILED_EARLY_TEXT = f"""\
-sagemaker_training_job_info{{{ID},instance_type="ml.m5.large",training_image="img",algorithm_name="",input_mode="Pipe",tuning_job="",automl_job="",managed_spot="false"}} 1
+sagemaker_training_job_info{{{ID},instance_type="ml.m5.large",training_image="img",algorithm_name="",input_mode="Pipe",tuning_job="",automl_job="",managed_spot="false",training_plan=""}} 1
 sagemaker_training_job_status{{{ID},status="InProgress"}} 0
 sagemaker_training_job_status{{{ID},status="Completed"}} 0
 sagemaker_training_job_status{{{ID},status="Failed"}} 1

@@ -40,9 +40,14 @@ start(), whatever the speed, most trials Failed: a failure burst a poller sees h
 team, project and demo-scenario, and the canary "DEMO-SECRET-CANARY" in its HyperParameters
 and Environment (the exporter must never show it).
 
+The LLM fine-tunes (team nlp) report ProgressInfo and MlflowDetails; every group of trials
+sharing a TuningJobArn has a hyperparameter tuning job in moto whose counters and best
+objective follow its trials (extras). The exporter prices the fleet with prices.yaml.
+
 Modules: fleet (environment and driver), initial (the fleet at start), lifecycles (scenario
 steps and outcomes), jobs (static configuration), plan (pure timeline -> describe fields),
-catalog (vocabulary), moto_backend (the only code touching moto and its internals).
+catalog (vocabulary), extras (progress, MLflow, tuning jobs), moto_backend (the only code
+touching moto and its internals).
 """
 
 from exporter.demo.catalog import SCENARIO_TAG, SECRET_CANARY

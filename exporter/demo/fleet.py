@@ -14,11 +14,12 @@ from types import TracebackType
 from typing import Any
 
 from exporter.demo.events import DemoEvents
+from exporter.demo.extras import DemoTuning, snapshot
 from exporter.demo.initial import initial_fleet
 from exporter.demo.jobs import LIVE, Features, Placement, make_plan
 from exporter.demo.lifecycles import ARRIVAL_WEIGHTS, HOUR, MIN
 from exporter.demo.moto_backend import CloudWatchStore, MotoServer, SageMakerStore
-from exporter.demo.plan import JobPlan, snapshot
+from exporter.demo.plan import JobPlan
 from exporter.demo.utilization import NAMESPACE, datapoints
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class DemoEnvironment:
         self._events: DemoEvents | None = None
         #: SQS queues the simulated changes are published to as EventBridge events.
         self.queue_urls: list[str] = []
+        self._tuning = DemoTuning()  # a tuning job in moto per group of trials (issue 12)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class DemoEnvironment:
             now = utcnow()
             self._seed_initial(now)
             self._publish(now)
+            self._tuning.update(self._jobs.values(), now)
             self._next_arrival = now + self._gap()
             self._next_prune = now + self._prune_every()
             self._thread = threading.Thread(target=self._run, name="demo-fleet-driver",
@@ -151,6 +154,7 @@ class DemoEnvironment:
         self._jobs.clear()
         for cloudwatch in self._metrics:
             cloudwatch.prune(datetime.max)
+        self._tuning.remove()
         with _active_lock:
             if self._started:
                 _active = False
@@ -229,6 +233,7 @@ class DemoEnvironment:
             tracked.written = now
         if now >= self._next_publish:
             self._publish(now)
+        self._tuning.update(self._jobs.values(), now)
         if now >= self._next_prune:
             self._prune(now)
             self._next_prune = now + self._prune_every()

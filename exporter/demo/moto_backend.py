@@ -164,3 +164,38 @@ class CloudWatchStore:
         self._backend.metric_data = [
             md for md in list(self._backend.metric_data) if md.timestamp >= before
         ]
+
+
+class TuningJobStore:
+    """Hyperparameter tuning jobs of one (account, region) in moto's backend (issue 12).
+
+    moto creates a tuning job as Completed with placeholder counters and best job; the demo
+    builds it through moto's own backend call, then sets its state like a training job's:
+    a new attribute dict assigned in one step, so a reader never sees half an update.
+    """
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self._backend: Any = get_backend("sagemaker")[account_id][region]
+
+    def upsert(self, name: str, config: Mapping[str, Any], definition: Mapping[str, Any],
+               fields: Mapping[str, Any], last_modified: datetime) -> None:
+        jobs: dict[str, Any] = self._backend.hyper_parameter_tuning_jobs
+        if name not in jobs:
+            self._backend.create_hyper_parameter_tuning_job(
+                hyper_parameter_tuning_job_name=name,
+                hyper_parameter_tuning_job_config=copy.deepcopy(dict(config)),
+                training_job_definition=copy.deepcopy(dict(definition)),
+                training_job_definitions=None, warm_start_config=None, tags=[], autotune=None,
+            )
+        job = jobs[name]
+        attrs = dict(job.__dict__)
+        attrs.update(fields)
+        attrs["last_modified_time"] = last_modified
+        job.__dict__ = attrs
+
+    def delete(self, name: str) -> None:
+        job = self._backend.hyper_parameter_tuning_jobs.pop(name, None)
+        tracked = getattr(type(job), "instances_tracked", None)
+        if job is not None and isinstance(tracked, list):
+            with contextlib.suppress(ValueError):
+                tracked.remove(job)

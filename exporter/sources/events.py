@@ -201,7 +201,8 @@ class EventSource:
             if not sync.api.account_id:
                 continue
             ctx = RenderContext(
-                sync.api.region, sync.api.account_id, self.clock(), sync.settings.tag_labels
+                sync.api.region, sync.api.account_id, self.clock(), sync.settings.tag_labels,
+                prices=sync.settings.prices,
             )
             for job in list(sync.store.jobs(sync.key)):
                 if job.is_active:
