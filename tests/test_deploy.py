@@ -91,11 +91,11 @@ def test_iam_policy_scopes_resources_where_the_action_allows_it() -> None:
 def test_watched_account_policy_is_the_reading_part() -> None:
     exporter = _allowed(_json(DEPLOY / "iam-policy.json"))
     watched = _allowed(_json(DEPLOY / "iam-watched-account-policy.json"))
-    # Everything but assuming roles and the event queue (read with the exporter's own
+    # Everything but assuming roles, prices and the event queue (read with the exporter's own
     # identity, in the account that holds it): the CloudWatch source reads with the assumed
     # role too.
     assert watched == {
-        k: v for k, v in exporter.items() if not k.startswith(("sts:", "sqs:"))
+        k: v for k, v in exporter.items() if not k.startswith(("sts:", "sqs:", "pricing:"))
     }
 
 
