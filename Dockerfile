@@ -24,10 +24,11 @@ RUN --mount=type=secret,id=pip_cert \
 
 # botocore ships the model of every AWS service (27 MB); the exporter calls SageMaker and STS
 # (the credential chain may call SSO), CloudWatch and EC2 with --cloudwatch, SQS in event
-# mode. The top-level files (endpoints, partitions, retry and default configuration) stay.
+# mode, the Price List API with --price-list-api. The top-level files (endpoints,
+# partitions, retry and default configuration) stay.
 # An image with extras (the demo's moto serves many services) keeps every model. Bytecode
 # is compiled afterwards, so a read-only root filesystem costs nothing at start.
-ARG BOTOCORE_SERVICES="sagemaker sts sso sso-oidc cloudwatch ec2 sqs"
+ARG BOTOCORE_SERVICES="sagemaker sts sso sso-oidc cloudwatch ec2 sqs pricing"
 # hadolint ignore=SC2086
 RUN data=$(/opt/venv/bin/python -c 'import botocore, os; print(os.path.join(os.path.dirname(botocore.__file__), "data"))') \
  && if [ -z "${EXTRAS}" ]; then \
