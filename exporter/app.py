@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from .aws import AwsSettings, SageMakerTarget
+from .aws import AwsSettings, SageMakerTarget, new_data_loader
 from .config import Settings
 from .http import Authenticator, HttpConfig, HttpServer, build_app
 from .model import Target
@@ -138,10 +138,11 @@ class Exporter:
             exclude=s.exclude,
             tag_labels=s.tag_labels,
         )
+        loader = new_data_loader()  # shared by every target: see new_data_loader()
         try:
             for target in self.plan.targets:
                 client = await self._stack.enter_async_context(
-                    SageMakerTarget(target, self.plan.aws, self.metrics)
+                    SageMakerTarget(target, self.plan.aws, self.metrics, loader)
                 )
                 self.syncs.append(
                     TargetSync(client, self.store, self.metrics, sync_settings, target.key)
