@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import random
 import time
 from collections.abc import Callable
 
@@ -283,6 +284,10 @@ class TargetSync:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set, keeping cadence (the cycle's run time is subtracted)."""
+        # The first cycle runs at once (readiness waits for it); the wait after it is
+        # stretched once by this target's phase, so targets then poll spread over the
+        # interval instead of all together.
+        offset = phase_offset(self.key, self.settings.poll_interval)
         while not stop.is_set():
             began = time.monotonic()
             try:
@@ -290,6 +295,13 @@ class TargetSync:
             except Exception:  # the daemon must never die because the API misbehaved
                 self.attempted = True
                 self._log.exception("poll crashed")
-            delay = max(0.0, self.settings.poll_interval - (time.monotonic() - began))
+            delay = max(0.0, self.settings.poll_interval - (time.monotonic() - began)) + offset
+            offset = 0.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
+
+
+def phase_offset(key: str, interval: float) -> float:
+    """Where in the poll interval a target polls, in [0, interval): seeded by its key, so a
+    target keeps its phase across restarts and hundreds of targets spread evenly."""
+    return random.Random(key).uniform(0.0, interval) % interval
