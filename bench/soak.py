@@ -116,6 +116,7 @@ def _print(sample: Sample) -> None:
 
 def run(mode: str, minutes: float, warmup: float, interval: float, retention: str,
         demo_speed: float, write_docs: bool) -> tuple[list[Sample], bool]:
+    commit = _commit()  # what is measured is what was checked out at the start
     flags = ["--retention", retention]
     if mode == "fake":
         with FakeProcess(*FAKE_ARGS) as fake, ExporterProcess(fake.url, *flags) as proc:
@@ -137,7 +138,7 @@ def run(mode: str, minutes: float, warmup: float, interval: float, retention: st
     out = ROOT / "bench" / "results" / f"soak-{mode}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"mode": mode, "minutes": minutes, "warmup_minutes": warmup,
-                               "commit": _commit(), "samples": [asdict(s) for s in samples],
+                               "commit": commit, "samples": [asdict(s) for s in samples],
                                "verdicts": {k: asdict(v) for k, v in verdicts.items()}},
                               indent=1))
     print(f"wrote {out.relative_to(ROOT)}")
@@ -152,7 +153,7 @@ def run(mode: str, minutes: float, warmup: float, interval: float, retention: st
         command = (f".venv/bin/python -m bench.soak --mode {mode} --minutes {minutes:g} "
                    f"--warmup {warmup:g}" + ("" if mode == "fake" else
                                               f" --demo-speed {demo_speed:g}"))
-        setup += f" Run on {time.strftime('%Y-%m-%d')} at commit \"{_commit()}\"."
+        setup += f" Run on {time.strftime('%Y-%m-%d')} at commit \"{commit}\"."
         section = markdown(title, command, setup, samples, warmup * 60, image)
         DOC.write_text(replace_section(DOC.read_text(), f"soak-{mode}", section))
         print(f"updated {DOC.relative_to(ROOT)} and docs/{image}")

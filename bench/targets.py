@@ -53,6 +53,7 @@ def one_target_rss(fake: FakeProcess, settle: float) -> int:
 
 def measure(roles: int, regions: int, cycles: int, interval: float) -> dict[str, Any]:
     n = roles * regions
+    commit = _commit()  # what is measured is what was checked out at the start
     with FakeProcess(*FAKE_ARGS) as fake:
         base_rss = one_target_rss(fake, interval)
         with ExporterProcess(fake.url, *exporter_flags(roles, regions, interval)) as proc:
@@ -86,7 +87,7 @@ def measure(roles: int, regions: int, cycles: int, interval: float) -> dict[str,
         "cadence_during_hang": asdict(cadence(polls, interval, hang_begin, hang_end, [hung])),
         "hung_target": list(hung),
         "hung_target_polls": [{"ok": p.ok, "duration": p.duration} for p in hung_polls],
-        "commit": _commit(),
+        "commit": commit,
     }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from exporter.demo.initial import initial_fleet
 from exporter.demo.jobs import LIVE, Features, Placement, make_plan
 from exporter.demo.lifecycles import ARRIVAL_WEIGHTS, HOUR, MIN
-from exporter.demo.moto_backend import MotoServer, SageMakerStore
+from exporter.demo.moto_backend import MotoServer, SageMakerStore, prune_expired_sessions
 from exporter.demo.plan import JobPlan, snapshot
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ ARRIVAL_EVERY = 6 * MIN  # nominal mean gap between two new jobs, fleet-wide
 FINISHED_TTL = 6 * HOUR  # nominal time a settled job stays in moto before it is deleted
 MIN_TTL = 120.0  # real floor, so a poller always gets to see a finished job
 MAX_JOBS_PER_TARGET = 150  # hard bound on top of the TTL
+SESSION_GRACE = timedelta(minutes=10)  # AssumeRole sessions expired this long are forgotten
 
 # moto's backend is process-global: two environments at once would see each other's jobs.
 _active_lock = threading.Lock()
@@ -221,3 +222,7 @@ class DemoEnvironment:
         for key in doomed:
             tracked = self._jobs.pop(key)
             tracked.store.delete(tracked.plan.name)
+        # Sessions are real time, not simulated: a poller refreshes its credentials minutes
+        # before they expire, so one expired SESSION_GRACE ago is no longer in use.
+        prune_expired_sessions({t.account_id for t in self.targets if t.role_arn},
+                               now - SESSION_GRACE)
