@@ -32,11 +32,12 @@ from bench.harness import ROOT, ExporterProcess, FakeProcess, rss_bytes
 from bench.soak_report import Sample, judge, markdown, plot, replace_section
 
 DOC = ROOT / "docs" / "benchmarks.md"
-# The fake: 200 jobs running at any time, 1% of them moving one step each second, so a job
-# lives about 7 minutes (Starting -> Downloading -> Training -> Uploading -> end) and ~30
-# finish per minute; a new one starts for each that ends (the fake's replenish).
-FAKE_ARGS = ("--jobs", "1000", "--in-progress", "200", "--churn", "0.01", "--tick-interval",
-             "1", "--latency-ms", "20", "--seed", "13")
+# The fake (--running 200 by default): 200 jobs running at any time, 1% of them moving one
+# step each second, so a job lives about 7 minutes (Starting -> Downloading -> Training ->
+# Uploading -> end) and ~30 finish per minute; a new one starts for each that ends.
+def fake_args(running: int) -> tuple[str, ...]:
+    return ("--jobs", str(5 * running), "--in-progress", str(running), "--churn", "0.01",
+            "--tick-interval", "1", "--latency-ms", "20", "--seed", "13")
 
 
 def _status(pid: int, key: str) -> int:
@@ -115,15 +116,17 @@ def _print(sample: Sample) -> None:
 
 
 def run(mode: str, minutes: float, warmup: float, interval: float, retention: str,
-        demo_speed: float, write_docs: bool) -> tuple[list[Sample], bool]:
+        demo_speed: float, write_docs: bool, output: Path | None = None, running: int = 200,
+        ) -> tuple[list[Sample], bool]:
     commit = _commit()  # what is measured is what was checked out at the start
     flags = ["--retention", retention]
     if mode == "fake":
-        with FakeProcess(*FAKE_ARGS) as fake, ExporterProcess(fake.url, *flags) as proc:
+        args = fake_args(running)
+        with FakeProcess(*args) as fake, ExporterProcess(fake.url, *flags) as proc:
             samples = soak(proc, minutes, interval, _print)
-        setup = (f"Fake SageMaker `{' '.join(FAKE_ARGS)}` (200 running jobs, about 30 "
-                 f"finishing and 30 starting each minute); exporter defaults but "
-                 f"`--retention {retention}`.")
+        setup = (f"Fake SageMaker `{' '.join(args)}` ({running} running jobs, about "
+                 f"{running * 0.6 / 4:.0f} finishing and as many starting each minute); "
+                 f"exporter defaults but `--retention {retention}`.")
     else:
         flags += ["--demo", "--demo-speed", f"{demo_speed:g}"]
         with ExporterProcess(None, *flags) as proc:
@@ -135,13 +138,13 @@ def run(mode: str, minutes: float, warmup: float, interval: float, retention: st
     verdicts = judge(samples, warmup * 60)
     flat = all(t.flat for t in verdicts.values())
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = ROOT / "bench" / "results" / f"soak-{mode}-{stamp}.json"
+    out = output or ROOT / "bench" / "results" / f"soak-{mode}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"mode": mode, "minutes": minutes, "warmup_minutes": warmup,
                                "commit": commit, "samples": [asdict(s) for s in samples],
                                "verdicts": {k: asdict(v) for k, v in verdicts.items()}},
                               indent=1))
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
     for name, t in verdicts.items():
         print(f"  {name:16s} growth {t.growth:12.1f}  noise {t.noise:10.1f}  floor "
               f"{t.floor:10.1f}  {'flat' if t.flat else 'GREW'}")
@@ -168,13 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interval", type=float, default=60.0, help="seconds between samples")
     p.add_argument("--retention", default="10m")
     p.add_argument("--demo-speed", type=float, default=60.0)
+    p.add_argument("--running", type=int, default=200,
+                   help="fake mode: running jobs (the fleet is 5x), each moving a step a "
+                   "100 s on average")
+    p.add_argument("--output", type=Path, help="the JSON results (default: bench/results/)")
     p.add_argument("--no-docs", action="store_true",
                    help="do not write docs/benchmarks.md and the PNG (smoke runs)")
     args = p.parse_args(argv)
     if args.warmup >= args.minutes:
         p.error("--warmup must be shorter than --minutes")
     _, flat = run(args.mode, args.minutes, args.warmup, args.interval, args.retention,
-                  args.demo_speed, not args.no_docs)
+                  args.demo_speed, not args.no_docs, args.output, args.running)
     return 0 if flat else 1
 
 

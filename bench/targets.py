@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from bench.harness import ROOT, ExporterProcess, FakeProcess, rss_bytes
@@ -153,18 +154,20 @@ def main(argv: list[str] | None = None) -> int:
                    "without the hung target")
     p.add_argument("--interval", type=float, default=30.0,
                    help="--poll-interval of the exporter (30 s is its default)")
+    p.add_argument("--output", type=Path, help="the JSON results (default: bench/results/)")
     p.add_argument("--no-docs", action="store_true")
     args = p.parse_args(argv)
     r = measure(args.roles, args.regions, args.cycles, args.interval)
-    out = ROOT / "bench" / "results" / f"targets-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = args.output or ROOT / "bench" / "results" / f"targets-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(r, indent=1))
     command = ".venv/bin/python -m bench.targets" + (
-        "" if (args.roles, args.regions, args.cycles) == (50, 4, 4)
-        else f" --roles {args.roles} --regions {args.regions} --cycles {args.cycles}")
+        "" if (args.roles, args.regions, args.cycles, args.interval) == (50, 4, 4, 30.0)
+        else f" --roles {args.roles} --regions {args.regions} --cycles {args.cycles} "
+        f"--interval {args.interval:g}")
     section = markdown(r, command)
     print(section)
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
     if not args.no_docs:
         DOC.write_text(replace_section(DOC.read_text(), "targets", section))
     return 0
