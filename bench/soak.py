@@ -151,7 +151,7 @@ def run(mode: str, minutes: float, warmup: float, interval: float, retention: st
     if write_docs:
         image = f"img/soak-{mode}.png"
         title = ("Soak against the fake SageMaker" if mode == "fake"
-                 else "Soak of --demo (moto keeps what it is given)")
+                 else "Soak of --demo (moto in the same process)")
         plot(samples, warmup * 60, title, ROOT / "docs" / image)
         command = (f".venv/bin/python -m bench.soak --mode {mode} --minutes {minutes:g} "
                    f"--warmup {warmup:g}" + ("" if mode == "fake" else
