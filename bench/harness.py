@@ -118,11 +118,13 @@ class Poll:
 class ExporterProcess:
     """python -m exporter.cli in a subprocess with JSON logs, read on a thread."""
 
-    def __init__(self, endpoint: str, *flags: str) -> None:
+    def __init__(self, endpoint: str | None, *flags: str) -> None:
+        """endpoint None: no --endpoint-url/--region (for --demo, which brings its own)."""
         self.started = time.monotonic()
+        where = [] if endpoint is None else ["--endpoint-url", endpoint, "--region", "us-east-1"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter.cli", "--endpoint-url", endpoint, "--region",
-             "us-east-1", "--listen-address", "127.0.0.1:0", "--log-format", "json", *flags],
+            [sys.executable, "-m", "exporter.cli", *where, "--listen-address", "127.0.0.1:0",
+             "--log-format", "json", *flags],
             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )
         self.events: list[dict[str, Any]] = []

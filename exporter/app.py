@@ -15,13 +15,14 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from .aws import AwsSettings, SageMakerTarget
+from .aws import AwsSettings, SageMakerTarget, new_data_loader
 from .aws_pricing import PricingClient
 from .aws_sqs import SqsQueue
 from .config import Settings
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
     from .sources import cloudwatch as cw
 
 DRAIN_SECONDS = 2.0
+# A small fixed pool for the little that runs off the event loop (gzip of store segments, DNS
+# lookups, bcrypt checks). The default pool adds a thread whenever all of its threads are
+# busy, up to min(32, cpus + 4), so a long-running exporter kept gaining threads, each with
+# its own malloc arena, half an hour into a soak (bench/soak.py).
+EXECUTOR_THREADS = 2
 
 
 def configure_logging(level: str, fmt: str) -> None:
@@ -197,10 +203,11 @@ class Exporter:
             retention=s.retention,
             reconcile_interval=s.reconcile_interval,
         )
+        loader = new_data_loader()  # shared by every target: see new_data_loader()
         try:
             for target in self.plan.targets:
                 client = await self._stack.enter_async_context(
-                    SageMakerTarget(target, self.plan.aws, self.metrics)
+                    SageMakerTarget(target, self.plan.aws, self.metrics, loader)
                 )
                 self.syncs.append(
                     TargetSync(client, self.store, self.metrics, sync_settings, target.key)
@@ -390,6 +397,9 @@ async def serve(
     settings: Settings, ssl_context: Any = None, authenticator: Authenticator | None = None
 ) -> int:
     log = structlog.get_logger("app")
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(EXECUTOR_THREADS, thread_name_prefix="exporter")
+    )
     async with AsyncExitStack() as stack:
         demo = None
         if settings.demo:

@@ -29,6 +29,7 @@ from aiobotocore.credentials import (
 )
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import create_loader
 
 from .model import Target
 from .ratelimit import DiscoveredRate
@@ -175,8 +176,11 @@ def account_from_role_arn(arn: str) -> str:
 class SageMakerTarget:
     """A client for one (account, region); use as an async context manager."""
 
-    def __init__(self, target: Target, settings: AwsSettings, metrics: SelfMetrics) -> None:
+    def __init__(
+        self, target: Target, settings: AwsSettings, metrics: SelfMetrics, loader: Any = None
+    ) -> None:
         self.target = target
+        self._loader = loader  # see new_data_loader()
         self.region = target.region
         self.account_id = account_from_role_arn(target.role_arn or "")
         self._settings = settings
@@ -222,6 +226,8 @@ class SageMakerTarget:
     def _session(self) -> AioSession:
         session = AioSession()
         session.register("needs-retry", self._count_attempt)
+        if self._loader is not None:
+            session.register_component("data_loader", self._loader)
         s = self._settings
         if s.access_key_id and s.secret_access_key:
             session.set_credentials(s.access_key_id, s.secret_access_key)
@@ -387,3 +393,9 @@ class SageMakerTarget:
                 raise JobNotFound(name) from err
             raise
 
+
+def new_data_loader() -> Any:
+    """One botocore data loader for every target's sessions. Each session otherwise loads
+    and keeps its own parsed copy of the SageMaker model and the endpoint data: measured
+    17 MiB per client, 0.8 MiB with a shared loader (bench/targets.py, 200 targets)."""
+    return create_loader()

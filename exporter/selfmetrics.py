@@ -7,6 +7,7 @@ scrape.
 
 from __future__ import annotations
 
+import asyncio
 import platform
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
@@ -181,6 +182,15 @@ class SelfMetrics:
             registry=r,
         )
 
+        # Read at scrape time, on the event loop: a task leak shows as steady growth here
+        # (the soak benchmark, bench/soak.py, watches it).
+        self.asyncio_tasks = Gauge(
+            "sagemaker_exporter_asyncio_tasks",
+            "asyncio tasks alive in the exporter's event loop when scraped.",
+            registry=r,
+        )
+        self.asyncio_tasks.set_function(_asyncio_tasks)
+
     def init_queue(self, queue: str) -> None:
         for outcome in EVENT_OUTCOMES:
             self.events.labels(queue, outcome)
@@ -228,6 +238,7 @@ class SelfMetrics:
             self.price_missing,
             self.tuning_target_up,
             self.tracked_tuning_jobs,
+            self.asyncio_tasks,
         ):
             suffix = "_total" if metric._type == "counter" else ""
             out.append(
@@ -242,3 +253,10 @@ class SelfMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _asyncio_tasks() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # rendered outside an event loop: there is no count to give
+        return float("nan")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -293,6 +294,10 @@ class TargetSync:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set, keeping cadence (the cycle's run time is subtracted)."""
+        # The first cycle runs at once (readiness waits for it); the wait after it is
+        # stretched once by this target's phase, so targets then poll spread over the
+        # interval instead of all together.
+        offset = phase_offset(self.key, self.settings.poll_interval)
         while not stop.is_set():
             began = time.monotonic()
             try:
@@ -300,7 +305,8 @@ class TargetSync:
             except Exception:  # the daemon must never die because the API misbehaved
                 self.attempted = True
                 self._log.exception("poll crashed")
-            delay = max(0.0, self.settings.poll_interval - (time.monotonic() - began))
+            delay = max(0.0, self.settings.poll_interval - (time.monotonic() - began)) + offset
+            offset = 0.0
             await self._sleep(stop, delay)
 
     # -- records from outside the poll (events) ------------------------------------------
@@ -397,3 +403,8 @@ class TargetSync:
             if self._wake.is_set():
                 self._wake.clear()
                 deadline = cycle_start + self.settings.poll_interval
+
+def phase_offset(key: str, interval: float) -> float:
+    """Where in the poll interval a target polls, in [0, interval): seeded by its key, so a
+    target keeps its phase across restarts and hundreds of targets spread evenly."""
+    return random.Random(key).uniform(0.0, interval) % interval

@@ -54,6 +54,8 @@ def test_probes_landing_gzip_and_clean_sigterm(daemon: Daemon) -> None:
     assert value(m, "sagemaker_training_job_status", training_job="d-1", status="Completed") == 1
     assert value(m, "sagemaker_exporter_target_up", region="us-east-1") == 1
     assert value(m, "sagemaker_exporter_build_info") == 1
+    # the main task, the target's poll loop and this scrape's handler at least
+    assert value(m, "sagemaker_exporter_asyncio_tasks") >= 3
 
     code, took, log = daemon.stop()
     assert code == 0, log

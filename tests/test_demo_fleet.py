@@ -566,3 +566,38 @@ def test_finished_jobs_are_pruned_so_the_fleet_stays_bounded(
             sm.close()
     finally:
         env.stop()
+
+
+def test_expired_assume_role_sessions_are_forgotten() -> None:
+    # moto keeps every AssumeRole session (and its temporary key) it ever issued; the
+    # exporter assumes the role again every hour, so the demo must let old ones go.
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    from exporter.demo.moto_backend import prune_expired_sessions
+
+    env = DemoEnvironment(seed=9, regions=("eu-west-1",))
+    env.start()
+    try:
+        second = next(t for t in env.targets if t.role_arn)
+        account = second.account_id
+        sessions = sts_backends[account]["aws"].assumed_roles
+        before = len(sessions)
+        old = [_session_kwargs(env, second) for _ in range(3)]
+        assert len(sts_backends[account]["aws"].assumed_roles) == before + 3
+        old_keys = {kw["aws_access_key_id"] for kw in old}
+        assert old_keys <= set(iam_backends[account]["aws"].access_keys)
+        now = fleet.utcnow()
+        assert prune_expired_sessions([account], now) == 0  # none has expired yet
+        # An hour from now the three have expired (moto's default 3600 s) ...
+        assert prune_expired_sessions([account], now + timedelta(hours=1, minutes=1)) >= 3
+        remaining = sts_backends[account]["aws"].assumed_roles
+        assert not {r.access_key_id for r in remaining} & old_keys
+        assert not old_keys & set(iam_backends[account]["aws"].access_keys)
+        # ... and a session issued afterwards still reaches the second account.
+        sm = boto3.client("sagemaker", **_session_kwargs(env, second))
+        arns = [s["TrainingJobArn"] for s in _summaries(sm)]
+        sm.close()
+        assert arns and all(f":{account}:training-job/" in a for a in arns)
+    finally:
+        env.stop()

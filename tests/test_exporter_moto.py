@@ -419,6 +419,9 @@ async def test_two_regions_and_an_assumed_role_account(
     ) as h:
         results = await h.poll()
         m = await h.scrape()
+        # One parsed SageMaker model for all targets (17 MiB each otherwise: bench/targets.py)
+        loaders = {id(s.api._client._loader) for s in h.exporter.syncs}  # type: ignore[attr-defined]
+    assert len(loaders) == 1
     assert len(results) == 4 and all(r.ok for r in results)
     where = {
         dict(lbl)["training_job"]: (dict(lbl)["region"], dict(lbl)["account_id"])

@@ -18,7 +18,12 @@ from exporter.demo.extras import DemoTuning, snapshot
 from exporter.demo.initial import initial_fleet
 from exporter.demo.jobs import LIVE, Features, Placement, make_plan
 from exporter.demo.lifecycles import ARRIVAL_WEIGHTS, HOUR, MIN
-from exporter.demo.moto_backend import CloudWatchStore, MotoServer, SageMakerStore
+from exporter.demo.moto_backend import (
+    CloudWatchStore,
+    MotoServer,
+    SageMakerStore,
+    prune_expired_sessions,
+)
 from exporter.demo.plan import JobPlan
 from exporter.demo.utilization import NAMESPACE, datapoints
 
@@ -34,6 +39,7 @@ MIN_TTL = 120.0  # real floor, so a poller always gets to see a finished job
 MAX_JOBS_PER_TARGET = 150  # hard bound on top of the TTL
 PUBLISH_EVERY = 60.0  # real seconds between utilisation datapoints, as SageMaker's 1-minute data
 KEEP_DATAPOINTS = timedelta(minutes=20)
+SESSION_GRACE = timedelta(minutes=10)  # AssumeRole sessions expired this long are forgotten
 
 # moto's backend is process-global: two environments at once would see each other's jobs.
 _active_lock = threading.Lock()
@@ -278,3 +284,7 @@ class DemoEnvironment:
         for key in doomed:
             tracked = self._jobs.pop(key)
             tracked.store.delete(tracked.plan.name)
+        # Sessions are real time, not simulated: a poller refreshes its credentials minutes
+        # before they expire, so one expired SESSION_GRACE ago is no longer in use.
+        prune_expired_sessions({t.account_id for t in self.targets if t.role_arn},
+                               now - SESSION_GRACE)

@@ -29,8 +29,10 @@ from typing import Any
 
 try:
     from moto.backends import get_backend
+    from moto.iam.models import iam_backends
     from moto.sagemaker.models import FakeTrainingJob
     from moto.server import ThreadedMotoServer
+    from moto.sts.models import sts_backends
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "demo mode needs moto: pip install 'sagemaker-training-exporter[demo]'"
@@ -199,3 +201,42 @@ class TuningJobStore:
         if job is not None and isinstance(tracked, list):
             with contextlib.suppress(ValueError):
                 tracked.remove(job)
+
+
+def _untrack(obj: object) -> None:
+    tracked = getattr(type(obj), "instances_tracked", None)
+    if isinstance(tracked, list):
+        with contextlib.suppress(ValueError):
+            tracked.remove(obj)
+
+
+def prune_expired_sessions(account_ids: Iterable[str], expired_before: datetime) -> int:
+    """Forget AssumeRole sessions of these accounts that expired before `expired_before`.
+
+    moto keeps every session it ever issued (and its temporary access key), and the exporter
+    assumes a role again whenever its credentials near expiry: one more session per
+    assumed-role target per hour, for as long as the demo runs. Returns how many went.
+    """
+    removed = 0
+    for account in account_ids:
+        sts: Any = sts_backends[account]["aws"]
+        iam: Any = iam_backends[account]["aws"]
+        roles: list[Any] = sts.assumed_roles
+        expired = [r for r in roles if r.expiration < expired_before]
+        if not expired:
+            continue
+        gone = {id(r) for r in expired}
+        # A new list rather than removing in place: a request thread may be iterating the
+        # old one to find the account of an access key, and an in-place removal would make
+        # it skip an entry. A session added meanwhile lands in the old list: carry it over.
+        fresh = [r for r in roles if id(r) not in gone]
+        sts.assumed_roles = fresh
+        kept = {id(r) for r in fresh}
+        fresh.extend(r for r in list(roles) if id(r) not in gone and id(r) not in kept)
+        for role in expired:
+            key = iam.access_keys.pop(role.access_key.physical_resource_id, None)
+            if key is not None:
+                _untrack(key)
+            _untrack(role)
+        removed += len(expired)
+    return removed
