@@ -155,6 +155,8 @@ class Exporter:
         self.plan = plan(settings, demo)
         self.demo = demo
         self.metrics, self.store = SelfMetrics(), JobStore()
+        # One botocore data loader for every client of every target: see new_data_loader().
+        self._loader = new_data_loader()
         self.syncs: list[TargetSync] = []
         self.events: EventSource | None = None
         self._stack = AsyncExitStack()
@@ -203,7 +205,7 @@ class Exporter:
             retention=s.retention,
             reconcile_interval=s.reconcile_interval,
         )
-        loader = new_data_loader()  # shared by every target: see new_data_loader()
+        loader = self._loader
         try:
             for target in self.plan.targets:
                 client = await self._stack.enter_async_context(
@@ -215,7 +217,7 @@ class Exporter:
                 if s.tuning_jobs:
                     # A client of its own: its calls neither share the training jobs' rate
                     # limiters nor show up in their per-cycle call counts.
-                    tuning_client = SageMakerTarget(target, self.plan.aws, self.metrics)
+                    tuning_client = SageMakerTarget(target, self.plan.aws, self.metrics, loader)
                     # It calls no training-job operation: without their discovered rates it
                     # never publishes them, which would overwrite the training client's
                     # sagemaker_exporter_api_rate_limit with untouched initial values.
@@ -293,6 +295,7 @@ class Exporter:
                     self.metrics,
                     ("cloudwatch", "ec2"),
                     _account_of(sync),
+                    self._loader,
                 )
             )
             source = cw.CloudWatchSource(

@@ -163,6 +163,40 @@ def classify_error(operation: str, exc: Exception) -> ApiError:
     return ApiError(operation, "server_error", type(exc).__name__, str(exc))
 
 
+async def assume_role(
+    session: AioSession,
+    base: AioSession,
+    target: Target,
+    endpoint_url: str | None,
+    sts_config: AioConfig,
+) -> None:
+    """Give `session` the credentials of target.role_arn, assumed with `base`'s credentials
+    (with target.external_id if set) and refreshed before they expire."""
+    assert target.role_arn
+    extra: dict[str, Any] = {"RoleSessionName": "sagemaker-training-exporter"}
+    if target.external_id:
+        extra["ExternalId"] = target.external_id
+
+    def sts_client(service: str, **kwargs: Any) -> Any:
+        return base.create_client(
+            service,
+            region_name=target.region,
+            endpoint_url=endpoint_url,
+            config=sts_config,
+            **kwargs,
+        )
+
+    fetcher = AioAssumeRoleCredentialFetcher(
+        client_creator=sts_client,
+        source_credentials=await base.get_credentials(),
+        role_arn=target.role_arn,
+        extra_args=extra,
+    )
+    session._credentials = AioDeferredRefreshableCredentials(
+        refresh_using=fetcher.fetch_credentials, method="assume-role"
+    )
+
+
 def backoff(attempt: int) -> float:
     """Full-jitter exponential backoff before retry number `attempt` (1, 2, ...)."""
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
@@ -253,27 +287,8 @@ class SageMakerTarget:
         session = base
         if self.target.role_arn:
             session = self._session()
-            extra: dict[str, Any] = {"RoleSessionName": "sagemaker-training-exporter"}
-            if self.target.external_id:
-                extra["ExternalId"] = self.target.external_id
-
-            def sts_client(service: str, **kwargs: Any) -> Any:
-                return base.create_client(
-                    service,
-                    region_name=self.region,
-                    endpoint_url=self._settings.endpoint_url,
-                    config=self._config(retries=True),
-                    **kwargs,
-                )
-
-            fetcher = AioAssumeRoleCredentialFetcher(
-                client_creator=sts_client,
-                source_credentials=await base.get_credentials(),
-                role_arn=self.target.role_arn,
-                extra_args=extra,
-            )
-            session._credentials = AioDeferredRefreshableCredentials(
-                refresh_using=fetcher.fetch_credentials, method="assume-role"
+            await assume_role(
+                session, base, self.target, self._settings.endpoint_url, self._config(retries=True)
             )
         self._base = base
         self._client = await self._stack.enter_async_context(

@@ -15,13 +15,9 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from aiobotocore.config import AioConfig
-from aiobotocore.credentials import (
-    AioAssumeRoleCredentialFetcher,
-    AioDeferredRefreshableCredentials,
-)
 from aiobotocore.session import AioSession
 
-from ..aws import AwsSettings, classify_attempt, classify_error
+from ..aws import AwsSettings, assume_role, classify_attempt, classify_error
 from ..model import Target
 from ..selfmetrics import OUTCOMES, SelfMetrics
 
@@ -40,11 +36,13 @@ class ServiceClients:
         metrics: SelfMetrics,
         services: tuple[str, ...],
         account_id: Callable[[], str],
+        loader: Any = None,
     ) -> None:
         self.target, self.region = target, target.region
         self._settings, self._metrics = settings, metrics
         self._services = services
         self._account_id = account_id
+        self._loader = loader  # shared with the SageMaker clients: see aws.new_data_loader()
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
         self._pending: list[tuple[str, str]] = []
@@ -73,6 +71,8 @@ class ServiceClients:
 
     def _session(self) -> AioSession:
         session = AioSession()
+        if self._loader is not None:
+            session.register_component("data_loader", self._loader)
         session.register("needs-retry", self._count_attempt)
         s = self._settings
         if s.access_key_id and s.secret_access_key:
@@ -94,27 +94,8 @@ class ServiceClients:
         session = base
         if self.target.role_arn:
             session = self._session()
-            extra: dict[str, Any] = {"RoleSessionName": "sagemaker-training-exporter"}
-            if self.target.external_id:
-                extra["ExternalId"] = self.target.external_id
-
-            def sts_client(service: str, **kwargs: Any) -> Any:
-                return base.create_client(
-                    service,
-                    region_name=self.region,
-                    endpoint_url=self._settings.endpoint_url,
-                    config=self._config(),
-                    **kwargs,
-                )
-
-            fetcher = AioAssumeRoleCredentialFetcher(
-                client_creator=sts_client,
-                source_credentials=await base.get_credentials(),
-                role_arn=self.target.role_arn,
-                extra_args=extra,
-            )
-            session._credentials = AioDeferredRefreshableCredentials(
-                refresh_using=fetcher.fetch_credentials, method="assume-role"
+            await assume_role(
+                session, base, self.target, self._settings.endpoint_url, self._config()
             )
         try:
             for service in self._services:
