@@ -24,10 +24,14 @@ from exporter.model import TrainingJob
 
 def client(endpoint: str, *, attempts: int = 4) -> Any:
     return boto3.client(
-        "sagemaker", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id="bench", aws_secret_access_key="bench",
-        config=Config(retries={"mode": "standard", "total_max_attempts": attempts},
-                      max_pool_connections=4),
+        "sagemaker",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(
+            retries={"mode": "standard", "total_max_attempts": attempts}, max_pool_connections=4
+        ),
     )
 
 
@@ -46,10 +50,13 @@ def naive_sync(endpoint: str, since: float) -> dict[str, float]:
     """List jobs modified since `since`, describe each in turn; seconds and jobs."""
     sm = client(endpoint)
     start = time.monotonic()
-    names = [s["TrainingJobName"]
-             for page in _pages(sm, "list_training_jobs", "TrainingJobSummaries",
-                                LastModifiedTimeAfter=since)
-             for s in page]
+    names = [
+        s["TrainingJobName"]
+        for page in _pages(
+            sm, "list_training_jobs", "TrainingJobSummaries", LastModifiedTimeAfter=since
+        )
+        for s in page
+    ]
     for name in names:
         sm.describe_training_job(TrainingJobName=name)
     return {"seconds": time.monotonic() - start, "jobs": len(names)}
@@ -62,8 +69,7 @@ def ack_cycle(endpoint: str) -> int:
     calls = 0
     names: list[str] = []
     for status in ("InProgress", "Stopping"):
-        for page in _pages(sm, "list_training_jobs", "TrainingJobSummaries",
-                           StatusEquals=status):
+        for page in _pages(sm, "list_training_jobs", "TrainingJobSummaries", StatusEquals=status):
             calls += 1
             names += [s["TrainingJobName"] for s in page]
     for name in names:
@@ -77,10 +83,18 @@ def search_sync(endpoint: str, since: float) -> dict[str, float]:
     sm = client(endpoint)
     start = time.monotonic()
     calls = jobs = 0
-    expr = {"Filters": [{"Name": "LastModifiedTime", "Operator": "GreaterThan",
-                         "Value": str(since)}]}
-    for page in _pages(sm, "search", "Results", Resource="TrainingJob", SearchExpression=expr,
-                       SortBy="LastModifiedTime", SortOrder="Ascending"):
+    expr = {
+        "Filters": [{"Name": "LastModifiedTime", "Operator": "GreaterThan", "Value": str(since)}]
+    }
+    for page in _pages(
+        sm,
+        "search",
+        "Results",
+        Resource="TrainingJob",
+        SearchExpression=expr,
+        SortBy="LastModifiedTime",
+        SortOrder="Ascending",
+    ):
         calls += 1
         jobs += len(page)
     return {"calls": calls, "seconds": time.monotonic() - start, "jobs": jobs}
@@ -96,13 +110,16 @@ class BaselineCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         ctx = self.ctx
         for family in FAMILIES:
-            extra = [tag_label_name(k) for k in ctx.tag_labels] if family.name.endswith(
-                "_tags") else list(family.labels)
+            extra = (
+                [tag_label_name(k) for k in ctx.tag_labels]
+                if family.name.endswith("_tags")
+                else list(family.labels)
+            )
             # prometheus_client appends the type suffix itself for counters; all are gauges
-            out = GaugeMetricFamily(family.name, family.help,
-                                    labels=[*IDENTITY_LABELS, *extra])
+            out = GaugeMetricFamily(family.name, family.help, labels=[*IDENTITY_LABELS, *extra])
             for job in self.jobs:
                 for labels, value in family.samples(job, ctx):
-                    out.add_metric([job.name, ctx.region, ctx.account_id,
-                                    *(v for _, v in labels)], value)
+                    out.add_metric(
+                        [job.name, ctx.region, ctx.account_id, *(v for _, v in labels)], value
+                    )
             yield out

@@ -34,12 +34,23 @@ async def _scrape_ms(url: str, n: int) -> tuple[float, int]:
 
 async def main(running: int, jobs: int, cycles: int) -> None:
     # Dummy credentials for the fake; never real ones.
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_EC2_METADATA_DISABLED="true")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_EC2_METADATA_DISABLED="true"
+    )
     async with FakeSageMaker(jobs=jobs, in_progress=running, seed=3, tick_interval=0) as fake:
-        argv = ["--endpoint-url", fake.endpoint_url, "--listen-address", "127.0.0.1:0",
-                "--region", "us-east-1", "--cloudwatch", "--cloudwatch-budget", "0",
-                "--describe-rps", "1000"]
+        argv = [
+            "--endpoint-url",
+            fake.endpoint_url,
+            "--listen-address",
+            "127.0.0.1:0",
+            "--region",
+            "us-east-1",
+            "--cloudwatch",
+            "--cloudwatch-budget",
+            "0",
+            "--describe-rps",
+            "1000",
+        ]
         async with Exporter(load_settings(argv, environ={})) as exp:
             server = await exp.start_http()
             url = f"http://127.0.0.1:{server.port}/metrics"
@@ -51,12 +62,16 @@ async def main(running: int, jobs: int, cycles: int) -> None:
                 [r] = await exp.poll_cloudwatch()
                 took = time.perf_counter() - start
                 calls = fake.calls("GetMetricData")
-                print(f"cycle {i + 1}: {r.hosts} hosts, {r.requested} metrics requested in "
-                      f"{calls} GetMetricData calls, {r.samples} samples, {took:.2f} s"
-                      f" (ok={r.ok})")
+                print(
+                    f"cycle {i + 1}: {r.hosts} hosts, {r.requested} metrics requested in "
+                    f"{calls} GetMetricData calls, {r.samples} samples, {took:.2f} s"
+                    f" (ok={r.ok})"
+                )
             after_ms, after_size = await _scrape_ms(url, 50)
-            print(f"/metrics p50 gzip: {before_ms:.1f} ms, {before_size} B without host series;"
-                  f" {after_ms:.1f} ms, {after_size} B with them")
+            print(
+                f"/metrics p50 gzip: {before_ms:.1f} ms, {before_size} B without host series;"
+                f" {after_ms:.1f} ms, {after_size} B with them"
+            )
 
 
 if __name__ == "__main__":

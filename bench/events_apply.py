@@ -63,8 +63,10 @@ def main() -> None:
             job = merge_event(store.get("t", ev.job.name), ev.job)
             store.upsert("t", job, RenderContext(ev.region, ev.account_id, time.time(), ("team",)))
         best = min(best, time.perf_counter() - start)
-    print(f"{N} events parsed, merged and stored: {best * 1000:.0f} ms (best of 5), "
-          f"{best / N * 1000:.3f} ms an event")
+    print(
+        f"{N} events parsed, merged and stored: {best * 1000:.0f} ms (best of 5), "
+        f"{best / N * 1000:.3f} ms an event"
+    )
 
 
 if __name__ == "__main__":

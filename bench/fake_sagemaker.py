@@ -60,10 +60,13 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 _CANNED: dict[str, ApiError] = {
     "throttle": ApiError("ThrottlingException", "Rate exceeded"),
     "access_denied": ApiError(
-        "AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/exporter/fake is "
-        "not authorized to perform this action because no identity-based policy allows it"),
-    "expired_token": ApiError("ExpiredTokenException",
-                              "The security token included in the request is expired"),
+        "AccessDeniedException",
+        "User: arn:aws:sts::123456789012:assumed-role/exporter/fake is "
+        "not authorized to perform this action because no identity-based policy allows it",
+    ),
+    "expired_token": ApiError(
+        "ExpiredTokenException", "The security token included in the request is expired"
+    ),
 }
 # Not JSON at all, as an HTML error page from a proxy would be.
 MALFORMED_BODY = b"<html><body><h1>200 OK</h1><p>Welcome to nginx!</p></body></html>"
@@ -72,21 +75,40 @@ MALFORMED_BODY = b"<html><body><h1>200 OK</h1><p>Welcome to nginx!</p></body></h
 class FakeSageMaker:
     """In-process fake SageMaker endpoint; use as an async context manager."""
 
-    def __init__(self, *, jobs: int = 200, in_progress: int = 20, seed: int = 0,
-                 region: str = "us-east-1", account_id: str = "123456789012",
-                 host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0.0,
-                 latency_ms_by_op: Mapping[str, float] | None = None,
-                 rate_limits: Mapping[str, float] | None = None, burst: float | None = None,
-                 churn: float = 0.0, tick_interval: float = 1.0, replenish: bool = True,
-                 empty_page_every: int = 0, max_page_size: int = 0,
-                 hang_seconds: float = 30.0, now: float | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        jobs: int = 200,
+        in_progress: int = 20,
+        seed: int = 0,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0.0,
+        latency_ms_by_op: Mapping[str, float] | None = None,
+        rate_limits: Mapping[str, float] | None = None,
+        burst: float | None = None,
+        churn: float = 0.0,
+        tick_interval: float = 1.0,
+        replenish: bool = True,
+        empty_page_every: int = 0,
+        max_page_size: int = 0,
+        hang_seconds: float = 30.0,
+        now: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.host, self.port = host, port
         self.region, self.account_id, self.seed = region, account_id, seed
         self._spec = (jobs, in_progress, clock() if now is None else now)
         self.store = self._build_store()
-        self._knobs = (latency_ms, dict(latency_ms_by_op or {}), dict(rate_limits or {}), burst,
-                       Paging(empty_page_every, max_page_size))
+        self._knobs = (
+            latency_ms,
+            dict(latency_ms_by_op or {}),
+            dict(rate_limits or {}),
+            burst,
+            Paging(empty_page_every, max_page_size),
+        )
         self.churn, self.tick_interval, self.replenish = churn, tick_interval, replenish
         self.hang_seconds = hang_seconds
         self.clock = clock
@@ -115,8 +137,9 @@ class FakeSageMaker:
         app.router.add_post("/", self._api)
         control_routes(app, self)
         # handler_cancellation: a hung "timeout" handler ends when the client gives up
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                                     shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -140,8 +163,12 @@ class FakeSageMaker:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.stop()
 
     @property
@@ -159,8 +186,9 @@ class FakeSageMaker:
         """Run n state-change ticks now (churn defaults to the configured one)."""
         changed: list[str] = []
         for _ in range(n):
-            changed += self.store.tick(self.clock(), self.churn if churn is None else churn,
-                                       self.replenish)
+            changed += self.store.tick(
+                self.clock(), self.churn if churn is None else churn, self.replenish
+            )
         return changed
 
     def job_names(self, status: str | None = None) -> list[str]:
@@ -178,12 +206,22 @@ class FakeSageMaker:
         return self.store.remove(name)
 
     # faults, latency, rate limits
-    def inject(self, kind: FaultKind, *, operation: str | None = None, count: int | None = None,
-               fraction: float = 1.0, status: int = 500, hang_seconds: float | None = None,
-               region: str | None = None, account_id: str | None = None) -> int:
+    def inject(
+        self,
+        kind: FaultKind,
+        *,
+        operation: str | None = None,
+        count: int | None = None,
+        fraction: float = 1.0,
+        status: int = 500,
+        hang_seconds: float | None = None,
+        region: str | None = None,
+        account_id: str | None = None,
+    ) -> int:
         """Add a fault rule; returns its id (for remove_fault). See FaultRule."""
-        return self._faults.add(FaultRule(kind, operation, count, fraction, status, hang_seconds,
-                                          region, account_id))
+        return self._faults.add(
+            FaultRule(kind, operation, count, fraction, status, hang_seconds, region, account_id)
+        )
 
     def add_fault(self, rule: FaultRule) -> int:
         return self._faults.add(rule)
@@ -211,11 +249,13 @@ class FakeSageMaker:
         else:
             self._buckets[operation] = TokenBucket(rps, burst or max(1.0, rps))
 
-    def set_paging(self, *, empty_page_every: int | None = None,
-                   max_page_size: int | None = None) -> None:
+    def set_paging(
+        self, *, empty_page_every: int | None = None, max_page_size: int | None = None
+    ) -> None:
         self.paging = Paging(
             self.paging.empty_page_every if empty_page_every is None else empty_page_every,
-            self.paging.max_page_size if max_page_size is None else max_page_size)
+            self.paging.max_page_size if max_page_size is None else max_page_size,
+        )
 
     # stats
     def stats(self) -> dict[str, Any]:
@@ -246,13 +286,19 @@ class FakeSageMaker:
             self.set_rate_limit(op, rps, burst)
 
     def info(self) -> dict[str, Any]:
-        return {"endpoint_url": self.endpoint_url, "jobs": len(self.store.jobs),
-                "running": len(self.store.running),
-                "by_status": dict(Counter(j.status for j in self.store.jobs)),
-                "faults": self.faults(), "latency_ms": self.latency_ms,
-                "rate_limits": {op: b.rate for op, b in self._buckets.items()},
-                "paging": {"empty_page_every": self.paging.empty_page_every,
-                           "max_page_size": self.paging.max_page_size}}
+        return {
+            "endpoint_url": self.endpoint_url,
+            "jobs": len(self.store.jobs),
+            "running": len(self.store.running),
+            "by_status": dict(Counter(j.status for j in self.store.jobs)),
+            "faults": self.faults(),
+            "latency_ms": self.latency_ms,
+            "rate_limits": {op: b.rate for op, b in self._buckets.items()},
+            "paging": {
+                "empty_page_every": self.paging.empty_page_every,
+                "max_page_size": self.paging.max_page_size,
+            },
+        }
 
     # the API
     def _call(self, op: str, params: Doc) -> bytes:
@@ -278,8 +324,14 @@ class FakeSageMaker:
 
     def _response(self, status: int, body: bytes) -> web.Response:
         self._request_no += 1
-        return web.Response(status=status, body=body, headers={
-            "Content-Type": CONTENT_TYPE, "x-amzn-RequestId": f"fake-{self._request_no:012d}"})
+        return web.Response(
+            status=status,
+            body=body,
+            headers={
+                "Content-Type": CONTENT_TYPE,
+                "x-amzn-RequestId": f"fake-{self._request_no:012d}",
+            },
+        )
 
     def _error(self, err: ApiError) -> web.Response:
         body = json.dumps({"__type": err.code, "message": err.message}).encode()
@@ -302,8 +354,9 @@ class FakeSageMaker:
         return web.Response(status=status, body=body, content_type="text/xml")
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
-        region, account = caller(request.headers.get("Authorization", ""), self.account_id,
-                                 self.region)
+        region, account = caller(
+            request.headers.get("Authorization", ""), self.account_id, self.region
+        )
         if "X-Amz-Target" not in request.headers:  # STS: query protocol, form-encoded body
             return await self._sts(request, account)
         if request.headers["X-Amz-Target"] == "AWSPriceListService.GetProducts":
@@ -342,8 +395,9 @@ class FakeSageMaker:
         self._stats.record(op, "ok")
         return self._response(200, body)
 
-    async def _fault(self, rule: FaultRule, op: str, params: Doc,
-                     request: web.Request) -> web.StreamResponse:
+    async def _fault(
+        self, rule: FaultRule, op: str, params: Doc, request: web.Request
+    ) -> web.StreamResponse:
         kind = rule.kind
         self._stats.record(op, "throttled" if kind == "throttle" else "error", kind)
         if kind in _CANNED:
@@ -353,8 +407,9 @@ class FakeSageMaker:
                 page = f"<html><body><h1>{rule.status} Gateway Error</h1></body></html>"
                 return web.Response(status=rule.status, text=page, content_type="text/html")
             code = "ServiceUnavailable" if rule.status == 503 else "InternalFailure"
-            return self._error(ApiError(code, "We encountered an internal error. Please try "
-                                        "again.", rule.status))
+            return self._error(
+                ApiError(code, "We encountered an internal error. Please try again.", rule.status)
+            )
         if kind == "vanish":
             name = str(params.get("TrainingJobName", ""))
             job = self.store.by_arn.get(str(params.get("ResourceArn", "")))
@@ -386,9 +441,7 @@ class FakeSageMaker:
             raise asyncio.CancelledError
         return self._response(200, body)
 
-
-    async def _cloudwatch(self, op: str, params: Doc, region: str,
-                          account: str) -> web.Response:
+    async def _cloudwatch(self, op: str, params: Doc, region: str, account: str) -> web.Response:
         """CloudWatch: rate limits and throttle/access_denied/server_error faults apply as
         for SageMaker; other fault kinds are ignored."""
         bucket = self._buckets.get(op)

@@ -68,8 +68,10 @@ def control_routes(app: web.Application, fake: FakeSageMaker) -> None:
                 fake.set_latency(float(ms), op)
             for op, rps in data.get("rate_limits", {}).items():
                 fake.set_rate_limit(op, None if rps is None else float(rps), data.get("burst"))
-            fake.set_paging(empty_page_every=data.get("empty_page_every"),
-                            max_page_size=data.get("max_page_size"))
+            fake.set_paging(
+                empty_page_every=data.get("empty_page_every"),
+                max_page_size=data.get("max_page_size"),
+            )
             for knob in ("churn", "hang_seconds"):
                 if knob in data:
                     setattr(fake, knob, float(data[knob]))

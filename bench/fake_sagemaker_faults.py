@@ -22,8 +22,14 @@ FaultKind = Literal[
     "short_body",  # HTTP 200 declaring the full Content-Length, half the body, then close
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
-OPERATIONS = ("ListTrainingJobs", "DescribeTrainingJob", "ListTags", "Search",
-              "ListHyperParameterTuningJobs", "DescribeHyperParameterTuningJob")
+OPERATIONS = (
+    "ListTrainingJobs",
+    "DescribeTrainingJob",
+    "ListTags",
+    "Search",
+    "ListHyperParameterTuningJobs",
+    "DescribeHyperParameterTuningJob",
+)
 CLOUDWATCH_OPERATIONS = ("GetMetricData",)  # served by fake_sagemaker_cloudwatch
 OUTCOMES = ("ok", "throttled", "error")
 # vanish needs a job named by the request; other operations ignore vanish rules
@@ -105,8 +111,9 @@ class FaultPlan:
             self._rules.clear()
             self._rng = random.Random(self._seed)
 
-    def pick(self, operation: str, region: str | None = None,
-             account_id: str | None = None) -> FaultRule | None:
+    def pick(
+        self, operation: str, region: str | None = None, account_id: str | None = None
+    ) -> FaultRule | None:
         with self._lock:
             for rule_id, active in list(self._rules.items()):
                 rule = active.rule
@@ -128,8 +135,10 @@ class FaultPlan:
 
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"id": rid, **asdict(a.rule), "remaining": a.remaining, "fired": a.fired}
-                    for rid, a in self._rules.items()]
+            return [
+                {"id": rid, **asdict(a.rule), "remaining": a.remaining, "fired": a.fired}
+                for rid, a in self._rules.items()
+            ]
 
 
 @dataclass
@@ -173,16 +182,22 @@ class Stats:
 
     def calls(self, operation: str | None = None, outcome: str | None = None) -> int:
         with self._lock:
-            return sum(n for (op, out), n in self._calls.items()
-                       if operation in (None, op) and outcome in (None, out))
+            return sum(
+                n
+                for (op, out), n in self._calls.items()
+                if operation in (None, op) and outcome in (None, out)
+            )
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             ops: dict[str, dict[str, int]] = {}
             for (op, outcome), n in sorted(self._calls.items()):
                 ops.setdefault(op, dict.fromkeys(OUTCOMES, 0))[outcome] = n
-            return {"operations": ops, "faults": dict(sorted(self._faults.items())),
-                    "total": sum(self._calls.values())}
+            return {
+                "operations": ops,
+                "faults": dict(sorted(self._faults.items())),
+                "total": sum(self._calls.values()),
+            }
 
     def reset(self) -> None:
         with self._lock:

@@ -17,12 +17,17 @@ def issue_12_fields(rng: random.Random, doc: Doc, in_progress: bool, outcome: st
         max_epoch, per = rng.choice((3, 10, 30)), rng.choice((500, 1200))
         done = rng.random() if in_progress else 1.0
         epoch, step = divmod(int(done * max_epoch * per), per)
-        doc["ProgressInfo"] = {"CurrentEpoch": epoch, "MaxEpoch": max_epoch,
-                               "CurrentStep": step, "TotalStepCountPerEpoch": per}
+        doc["ProgressInfo"] = {
+            "CurrentEpoch": epoch,
+            "MaxEpoch": max_epoch,
+            "CurrentStep": step,
+            "TotalStepCountPerEpoch": per,
+        }
     if rng.random() < 0.1:
-        doc["MlflowDetails"] = {"MlflowExperimentId": str(rng.randint(1, 40)),
-                                "MlflowRunId": f"{rng.getrandbits(64):016x}"}
+        doc["MlflowDetails"] = {
+            "MlflowExperimentId": str(rng.randint(1, 40)),
+            "MlflowRunId": f"{rng.getrandbits(64):016x}",
+        }
     if rng.random() < 0.05:
         arn = doc["TrainingJobArn"].split(":training-job/")[0]
         doc["ResourceConfig"]["TrainingPlanArn"] = f"{arn}:training-plan/reserved-gpus"
-

@@ -21,9 +21,16 @@ from bench.fake_sagemaker_data import Doc, FakeJob, advance, make_job, summary
 
 NOT_FOUND = "Requested resource not found."
 # Fields DescribeTrainingJob has but the Search TrainingJob shape lacks.
-_NOT_IN_SEARCH = ("ProfilerRuleConfigurations", "ProfilerRuleEvaluationStatuses",
-                  "ProfilingStatus", "RemoteDebugConfig", "InfraCheckConfig",
-                  "ProgressInfo", "MlflowDetails", "BillableTokenCount")
+_NOT_IN_SEARCH = (
+    "ProfilerRuleConfigurations",
+    "ProfilerRuleEvaluationStatuses",
+    "ProfilingStatus",
+    "RemoteDebugConfig",
+    "InfraCheckConfig",
+    "ProgressInfo",
+    "MlflowDetails",
+    "BillableTokenCount",
+)
 
 
 class ApiError(Exception):
@@ -88,8 +95,17 @@ class JobStore:
             if advance(self.by_name[name], now, self._rng):
                 self.running.discard(name)
                 if replenish:
-                    self.add(make_job(self.next_index, self.seed, now, self.region,
-                                      self.account_id, "Starting", created=now))
+                    self.add(
+                        make_job(
+                            self.next_index,
+                            self.seed,
+                            now,
+                            self.region,
+                            self.account_id,
+                            "Starting",
+                            created=now,
+                        )
+                    )
                     self.next_index += 1
         return changed
 
@@ -121,9 +137,12 @@ def _tupleize(value: Any) -> Any:
 def _max_results(params: Doc, default: int = 10, hard: int = 100) -> int:
     value = params.get("MaxResults", default)
     if not isinstance(value, int) or not 1 <= value <= hard:
-        raise ApiError("ValidationException", f"1 validation error detected: Value '{value}' at "
-                       f"'maxResults' failed to satisfy constraint: Member must have value less "
-                       f"than or equal to {hard}")
+        raise ApiError(
+            "ValidationException",
+            f"1 validation error detected: Value '{value}' at "
+            f"'maxResults' failed to satisfy constraint: Member must have value less "
+            f"than or equal to {hard}",
+        )
     return value
 
 
@@ -140,9 +159,15 @@ def _time(value: Any) -> float:
         raise ApiError("ValidationException", f"Invalid timestamp: {value!r}") from exc
 
 
-def _page(ordered: Iterable[FakeJob], key: Callable[[FakeJob], Any], after: Any,
-          descending: bool, limit: int, params: Doc, paging: Paging
-          ) -> tuple[list[FakeJob], str | None]:
+def _page(
+    ordered: Iterable[FakeJob],
+    key: Callable[[FakeJob], Any],
+    after: Any,
+    descending: bool,
+    limit: int,
+    params: Doc,
+    paging: Paging,
+) -> tuple[list[FakeJob], str | None]:
     """Keyset paging over an ordered iterable; returns the page and the next token."""
     page_no, _ = _decode_token(params.get("NextToken"))
     every = paging.empty_page_every
@@ -171,9 +196,12 @@ def list_training_jobs(store: JobStore, params: Doc, paging: Paging) -> Doc:
     descending = params.get("SortOrder", "Ascending") == "Descending"
     _, after = _decode_token(params.get("NextToken"))
     bounds = []
-    for field, op in (("CreationTimeAfter", "CreationTime>"), ("CreationTimeBefore",
-                      "CreationTime<"), ("LastModifiedTimeAfter", "LastModifiedTime>"),
-                      ("LastModifiedTimeBefore", "LastModifiedTime<")):
+    for field, op in (
+        ("CreationTimeAfter", "CreationTime>"),
+        ("CreationTimeBefore", "CreationTime<"),
+        ("LastModifiedTimeAfter", "LastModifiedTime>"),
+        ("LastModifiedTimeBefore", "LastModifiedTime<"),
+    ):
         if field in params:
             bounds.append((op[:-1], op[-1], _time(params[field])))
     status = params.get("StatusEquals")
@@ -199,11 +227,13 @@ def list_training_jobs(store: JobStore, params: Doc, paging: Paging) -> Doc:
         key = _ckey
         jobs = store.jobs
         if after is not None and not descending:  # skip straight to the resume point
-            jobs = jobs[bisect.bisect_right(jobs, after, key=_ckey):]
+            jobs = jobs[bisect.bisect_right(jobs, after, key=_ckey) :]
         ordered: Iterable[FakeJob] = reversed(jobs) if descending else jobs
     elif sort_by in ("Name", "Status"):
+
         def key(j: FakeJob) -> Any:
             return (j.status, j.name) if sort_by == "Status" else j.name
+
         ordered = sorted(store.jobs, key=key, reverse=descending)
     else:
         raise ApiError("ValidationException", f"SortBy {sort_by!r} is not supported by the fake")
@@ -252,9 +282,16 @@ def _compare(actual: Any, op: str, raw: str) -> bool:
         left, right = float(actual), _time(raw)
     else:
         left, right = str(actual), raw
-    return bool({"Equals": left == right, "NotEquals": left != right, "GreaterThan": left > right,
-            "GreaterThanOrEqualTo": left >= right, "LessThan": left < right,
-            "LessThanOrEqualTo": left <= right}[op])
+    return bool(
+        {
+            "Equals": left == right,
+            "NotEquals": left != right,
+            "GreaterThan": left > right,
+            "GreaterThanOrEqualTo": left >= right,
+            "LessThan": left < right,
+            "LessThanOrEqualTo": left <= right,
+        }[op]
+    )
 
 
 def _matches(expr: Doc | None, job: FakeJob) -> bool:
@@ -262,8 +299,10 @@ def _matches(expr: Doc | None, job: FakeJob) -> bool:
         return True
     if expr.get("NestedFilters"):
         raise ApiError("ValidationException", "NestedFilters are not supported by the fake")
-    results = [_compare(_prop(job, f["Name"]), f.get("Operator", "Equals"), str(f.get("Value", "")))
-               for f in expr.get("Filters", ())]
+    results = [
+        _compare(_prop(job, f["Name"]), f.get("Operator", "Equals"), str(f.get("Value", "")))
+        for f in expr.get("Filters", ())
+    ]
     results += [_matches(sub, job) for sub in expr.get("SubExpressions", ())]
     return any(results) if expr.get("Operator") == "Or" else all(results)
 
@@ -283,9 +322,18 @@ def search(store: JobStore, params: Doc, paging: Paging) -> Doc:
     _, after = _decode_token(params.get("NextToken"))
     expr = params.get("SearchExpression")
     for f in (expr or {}).get("Filters", ()):
-        if f.get("Operator", "Equals") not in ("Equals", "NotEquals", "GreaterThan", "LessThan",
-                                               "GreaterThanOrEqualTo", "LessThanOrEqualTo",
-                                               "Contains", "Exists", "NotExists", "In"):
+        if f.get("Operator", "Equals") not in (
+            "Equals",
+            "NotEquals",
+            "GreaterThan",
+            "LessThan",
+            "GreaterThanOrEqualTo",
+            "LessThanOrEqualTo",
+            "Contains",
+            "Exists",
+            "NotExists",
+            "In",
+        ):
             raise ApiError("ValidationException", f"Unknown operator {f.get('Operator')!r}")
 
     def key(job: FakeJob) -> Any:

@@ -30,15 +30,19 @@ def caller(authorization: str, base_account: str, default_region: str) -> tuple[
 
 
 def _envelope(action: str, result: str, request_id: str) -> bytes:
-    return (f'<{action}Response xmlns="{_NS}"><{action}Result>{result}</{action}Result>'
-            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
-            f"</{action}Response>").encode()
+    return (
+        f'<{action}Response xmlns="{_NS}"><{action}Result>{result}</{action}Result>'
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        f"</{action}Response>"
+    ).encode()
 
 
 def sts_error(code: str, message: str, request_id: str) -> bytes:
-    return (f'<ErrorResponse xmlns="{_NS}"><Error><Type>Sender</Type><Code>{escape(code)}'
-            f"</Code><Message>{escape(message)}</Message></Error>"
-            f"<RequestId>{request_id}</RequestId></ErrorResponse>").encode()
+    return (
+        f'<ErrorResponse xmlns="{_NS}"><Error><Type>Sender</Type><Code>{escape(code)}'
+        f"</Code><Message>{escape(message)}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    ).encode()
 
 
 def sts_answer(body: bytes, account: str, request_id: str) -> tuple[str, int, bytes]:
@@ -46,14 +50,19 @@ def sts_answer(body: bytes, account: str, request_id: str) -> tuple[str, int, by
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
     action = form.get("Action", "")
     if action == "GetCallerIdentity":
-        result = (f"<Arn>arn:aws:iam::{account}:user/fake-exporter</Arn>"
-                  f"<UserId>AIDAFAKE{account}</UserId><Account>{account}</Account>")
+        result = (
+            f"<Arn>arn:aws:iam::{account}:user/fake-exporter</Arn>"
+            f"<UserId>AIDAFAKE{account}</UserId><Account>{account}</Account>"
+        )
         return action, 200, _envelope(action, result, request_id)
     if action == "AssumeRole":
         m = _ROLE_RE.fullmatch(form.get("RoleArn", ""))
         if m is None:
-            return action, 400, sts_error("ValidationError", "RoleArn is not a role ARN",
-                                          request_id)
+            return (
+                action,
+                400,
+                sts_error("ValidationError", "RoleArn is not a role ARN", request_id),
+            )
         role_account, role = m.group(1), escape(m.group(2))
         session = escape(form.get("RoleSessionName", "fake"))
         result = (
@@ -61,7 +70,11 @@ def sts_answer(body: bytes, account: str, request_id: str) -> tuple[str, int, by
             f"</Arn><AssumedRoleId>AROAFAKE{role_account}:{session}</AssumedRoleId>"
             f"</AssumedRoleUser><Credentials><AccessKeyId>ASIAFAKE{role_account}</AccessKeyId>"
             f"<SecretAccessKey>fake-secret</SecretAccessKey><SessionToken>fake-token"
-            f"</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>")
+            f"</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>"
+        )
         return action, 200, _envelope(action, result, request_id)
-    return action or "Unknown", 400, sts_error("InvalidAction", f"Unknown action {action!r}",
-                                               request_id)
+    return (
+        action or "Unknown",
+        400,
+        sts_error("InvalidAction", f"Unknown action {action!r}", request_id),
+    )

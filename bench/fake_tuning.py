@@ -15,9 +15,16 @@ from typing import Any
 from bench.fake_sagemaker_ops import NOT_FOUND, ApiError
 
 Doc = dict[str, Any]
-_SUMMARY_KEYS = ("HyperParameterTuningJobName", "HyperParameterTuningJobArn",
-                 "HyperParameterTuningJobStatus", "CreationTime", "HyperParameterTuningEndTime",
-                 "LastModifiedTime", "TrainingJobStatusCounters", "ObjectiveStatusCounters")
+_SUMMARY_KEYS = (
+    "HyperParameterTuningJobName",
+    "HyperParameterTuningJobArn",
+    "HyperParameterTuningJobStatus",
+    "CreationTime",
+    "HyperParameterTuningEndTime",
+    "LastModifiedTime",
+    "TrainingJobStatusCounters",
+    "ObjectiveStatusCounters",
+)
 
 
 def summary(doc: Doc) -> Doc:
@@ -47,14 +54,20 @@ class TuningJobs:
     def list(self, params: Doc) -> Doc:
         after = params.get("LastModifiedTimeAfter")
         status = params.get("StatusEquals")
-        rows = sorted(self.jobs.values(), key=lambda d: (d["CreationTime"],
-                                                          d["HyperParameterTuningJobName"]))
-        rows = [d for d in rows if (after is None or d["LastModifiedTime"] > float(after))
-                and (status is None or d["HyperParameterTuningJobStatus"] == status)]
+        rows = sorted(
+            self.jobs.values(), key=lambda d: (d["CreationTime"], d["HyperParameterTuningJobName"])
+        )
+        rows = [
+            d
+            for d in rows
+            if (after is None or d["LastModifiedTime"] > float(after))
+            and (status is None or d["HyperParameterTuningJobStatus"] == status)
+        ]
         size = min(int(params.get("MaxResults") or 100), 100)
         start = int(params.get("NextToken") or 0)
-        out: Doc = {"HyperParameterTuningJobSummaries": [summary(d)
-                                                          for d in rows[start:start + size]]}
+        out: Doc = {
+            "HyperParameterTuningJobSummaries": [summary(d) for d in rows[start : start + size]]
+        }
         if start + size < len(rows):
             out["NextToken"] = str(start + size)
         return out

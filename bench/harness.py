@@ -67,10 +67,12 @@ class FakeProcess:
         port_file = Path(self._dir.name) / "port"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.fake_sagemaker", "--port-file", str(port_file), *args],
-            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
         )
-        wait_for("the fake server", lambda: port_file.exists() or self.proc.poll() is not None,
-                 120)
+        wait_for("the fake server", lambda: port_file.exists() or self.proc.poll() is not None, 120)
         if self.proc.poll() is not None:
             raise RuntimeError(f"fake server died: {self.proc.stderr.read().decode()}")  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{int(port_file.read_text())}"
@@ -80,8 +82,13 @@ class FakeProcess:
 
     def calls(self, op: str | None = None, outcome: str | None = None) -> int:
         ops = self.stats()["operations"]
-        return sum(n for o, by in ops.items() if op in (None, o)
-                   for out, n in by.items() if outcome in (None, out))
+        return sum(
+            n
+            for o, by in ops.items()
+            if op in (None, o)
+            for out, n in by.items()
+            if outcome in (None, out)
+        )
 
     def reset_stats(self) -> None:
         http(self.url + "/_fake/reset", {"stats_only": True})
@@ -123,16 +130,32 @@ class ExporterProcess:
         self.started = time.monotonic()
         where = [] if endpoint is None else ["--endpoint-url", endpoint, "--region", "us-east-1"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter.cli", *where, "--listen-address", "127.0.0.1:0",
-             "--log-format", "json", *flags],
-            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "exporter.cli",
+                *where,
+                "--listen-address",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                *flags,
+            ],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
         self.events: list[dict[str, Any]] = []
         self.raw_lines: list[str] = []
         self._lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
-        listening = wait_for("the exporter to listen", lambda: self._find("listening")
-                             or self.proc.poll() is not None, 60)
+        listening = wait_for(
+            "the exporter to listen",
+            lambda: self._find("listening") or self.proc.poll() is not None,
+            60,
+        )
         if self.proc.poll() is not None:
             raise RuntimeError("exporter died: " + "".join(self.raw_lines))
         self.url = "http://" + listening["address"]
@@ -151,9 +174,18 @@ class ExporterProcess:
 
     def polls(self) -> list[Poll]:
         with self._lock:
-            return [Poll(e["event"] == "poll", int(e["api_calls"]), int(e["described"]),
-                         int(e["changed"]), int(e["listed"]), float(e["duration_s"]))
-                    for e in self.events if e.get("event") in ("poll", "poll failed")]
+            return [
+                Poll(
+                    e["event"] == "poll",
+                    int(e["api_calls"]),
+                    int(e["described"]),
+                    int(e["changed"]),
+                    int(e["listed"]),
+                    float(e["duration_s"]),
+                )
+                for e in self.events
+                if e.get("event") in ("poll", "poll failed")
+            ]
 
     def log_lines(self) -> int:
         with self._lock:
@@ -174,8 +206,11 @@ class ExporterProcess:
     def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         with urllib.request.urlopen(self.url + "/metrics", timeout=30) as r:
             text = r.read().decode()
-        return {(s.name, frozenset(s.labels.items())): s.value
-                for f in text_string_to_metric_families(text) for s in f.samples}
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+        }
 
     def close(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -192,7 +227,8 @@ class ExporterProcess:
         self.close()
 
 
-def metric(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
-           **labels: str) -> float:
+def metric(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
     want = set(labels.items())
     return sum(v for (n, lbl), v in samples.items() if n == name and want <= lbl)

@@ -33,8 +33,10 @@ def main() -> None:
         store.exposition_gzip()
         times.append(time.perf_counter() - start)
     label = sys.argv[1] if len(sys.argv) > 1 else "this tree"
-    print(f"{label}: render {render_us:.1f} us/job; gzip body after one change p50 "
-          f"{statistics.median(times) * 1000:.2f} ms; gzip bytes {len(store.exposition_gzip())}")
+    print(
+        f"{label}: render {render_us:.1f} us/job; gzip body after one change p50 "
+        f"{statistics.median(times) * 1000:.2f} ms; gzip bytes {len(store.exposition_gzip())}"
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,12 @@ SIZES: dict[str, dict[str, Any]] = {
     },
     # full: the figures of docs/benchmarks.md
     "full": {
-        "cold": {"jobs": 5000, "in_progress": 1000, "describe_quotas": [5.0, 20.0, 100.0],
-                 "timeout": 900},
+        "cold": {
+            "jobs": 5000,
+            "in_progress": 1000,
+            "describe_quotas": [5.0, 20.0, 100.0],
+            "timeout": 900,
+        },
         # a cycle with 1,000 running jobs takes ~2 s of CPU here: compress time 10x, not 30x
         "steady": {"in_progress": 1000, "poll": 3.0, "cycles": 20},
         "scrape": {"jobs": [1000, 10_000], "n": 200, "n_baseline": 20},
@@ -49,14 +53,34 @@ def _fmt(v: float | None) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = ("scenario", "measure", "unit", "exporter", "baseline", "ratio", "bound", "target",
-            "met")
+    head = (
+        "scenario",
+        "measure",
+        "unit",
+        "exporter",
+        "baseline",
+        "ratio",
+        "bound",
+        "target",
+        "met",
+    )
     lines = [head]
     for r in rows:
         ratio = f"{r.ratio:.1f}x" if r.ratio is not None else "-"
         met = "-" if r.met is None else ("yes" if r.met else "NO")
-        lines.append((r.scenario, r.measure, r.unit, _fmt(r.exporter), _fmt(r.baseline), ratio,
-                      _fmt(r.bound), r.target or "-", met))
+        lines.append(
+            (
+                r.scenario,
+                r.measure,
+                r.unit,
+                _fmt(r.exporter),
+                _fmt(r.baseline),
+                ratio,
+                _fmt(r.bound),
+                r.target or "-",
+                met,
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = [" | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
     out.insert(1, "-+-".join("-" * w for w in widths))
@@ -64,12 +88,28 @@ def table(rows: list[Row]) -> str:
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
-                .splitlines() if ln.startswith("model name")), platform.processor())
-    mem = next((ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines()
-                if ln.startswith("MemTotal")), "0")
-    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(int(mem) / 2**20, 1),
-            "python": platform.python_version()}
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        (
+            ln.split()[1]
+            for ln in Path("/proc/meminfo").read_text().splitlines()
+            if ln.startswith("MemTotal")
+        ),
+        "0",
+    )
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "mem_gib": round(int(mem) / 2**20, 1),
+        "python": platform.python_version(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,8 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = Path(args.output) if args.output else RESULTS / f"{args.size}-{stamp}.json"
-    path.write_text(json.dumps({"size": args.size, "machine": machine(), "seconds": timings,
-                                "rows": [r.as_dict() for r in rows]}, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "size": args.size,
+                "machine": machine(),
+                "seconds": timings,
+                "rows": [r.as_dict() for r in rows],
+            },
+            indent=2,
+        )
+    )
     print(f"results: {path}")
     return 0
 

@@ -86,12 +86,24 @@ def cold_sync(size: dict[str, Any]) -> list[Row]:
     jobs, running = c["jobs"], c["in_progress"]
     rows: list[Row] = []
     for quota in c["describe_quotas"]:
-        limits = [f"ListTrainingJobs={LIST_QUOTA}", f"DescribeTrainingJob={quota}",
-                  f"ListTags={quota}", f"Search={SEARCH_QUOTA}"]
+        limits = [
+            f"ListTrainingJobs={LIST_QUOTA}",
+            f"DescribeTrainingJob={quota}",
+            f"ListTags={quota}",
+            f"Search={SEARCH_QUOTA}",
+        ]
         with (
-            FakeProcess("--jobs", str(jobs), "--in-progress", str(running), "--latency-ms", "50",
-                        *(a for lim in limits for a in ("--rate-limit", lim)),
-                        "--tick-interval", "0") as fake,
+            FakeProcess(
+                "--jobs",
+                str(jobs),
+                "--in-progress",
+                str(running),
+                "--latency-ms",
+                "50",
+                *(a for lim in limits for a in ("--rate-limit", lim)),
+                "--tick-interval",
+                "0",
+            ) as fake,
             ExporterProcess(fake.url, "--retention", RETENTION) as exp,
         ):
             # From the "listening" log line (the process is up and polling): Python's
@@ -109,25 +121,64 @@ def cold_sync(size: dict[str, Any]) -> list[Row]:
         list_describe = max(pages / LIST_QUOTA, jobs / quota)
         search_bound = pages / SEARCH_QUOTA
         bound = min(list_describe, search_bound)
-        rates = {op: metric(found, "sagemaker_exporter_api_rate_limit", operation=op)
-                 for op in ("ListTrainingJobs", "DescribeTrainingJob", "Search")}
-        rows.append(Row(
-            "1 cold sync", f"{jobs} jobs ({running} running), Describe quota {quota:g}/s: "
-            "seconds to /readyz", "s", took, list_describe, "list+describe bound", bound,
-            "<= 1.2x the cheaper bound", took <= 1.2 * bound,
-            {"x_bound": took / bound, "search_bound": search_bound,
-             "first_running_job_s": None if first is None else first - start,
-             "api_calls": calls, "throttled": throttled, "by_operation": by_op,
-             "discovered_rates": rates}))
-        rows.append(Row(
-            "1 cold sync", f"Describe quota {quota:g}/s: seconds to the first running job "
-            "on /metrics", "s", float("nan") if first is None else first - start, None, "",
-            None, "", None, {}))
-        rows.append(Row(
-            "1 cold sync", f"Describe quota {quota:g}/s: API calls (throttled)", "calls",
-            calls, None, "", None, "", None,
-            {"throttled": throttled, "throttled_fraction": throttled / max(1, calls),
-             **{f"{op}_calls": sum(v.values()) for op, v in by_op.items()}}))
+        rates = {
+            op: metric(found, "sagemaker_exporter_api_rate_limit", operation=op)
+            for op in ("ListTrainingJobs", "DescribeTrainingJob", "Search")
+        }
+        rows.append(
+            Row(
+                "1 cold sync",
+                f"{jobs} jobs ({running} running), Describe quota {quota:g}/s: seconds to /readyz",
+                "s",
+                took,
+                list_describe,
+                "list+describe bound",
+                bound,
+                "<= 1.2x the cheaper bound",
+                took <= 1.2 * bound,
+                {
+                    "x_bound": took / bound,
+                    "search_bound": search_bound,
+                    "first_running_job_s": None if first is None else first - start,
+                    "api_calls": calls,
+                    "throttled": throttled,
+                    "by_operation": by_op,
+                    "discovered_rates": rates,
+                },
+            )
+        )
+        rows.append(
+            Row(
+                "1 cold sync",
+                f"Describe quota {quota:g}/s: seconds to the first running job on /metrics",
+                "s",
+                float("nan") if first is None else first - start,
+                None,
+                "",
+                None,
+                "",
+                None,
+                {},
+            )
+        )
+        rows.append(
+            Row(
+                "1 cold sync",
+                f"Describe quota {quota:g}/s: API calls (throttled)",
+                "calls",
+                calls,
+                None,
+                "",
+                None,
+                "",
+                None,
+                {
+                    "throttled": throttled,
+                    "throttled_fraction": throttled / max(1, calls),
+                    **{f"{op}_calls": sum(v.values()) for op, v in by_op.items()},
+                },
+            )
+        )
     return rows
 
 
@@ -138,23 +189,41 @@ def steady_state(size: dict[str, Any]) -> list[Row]:
     """Scenario 2: API calls per cycle with 1% of running jobs changing per cycle."""
     s = size["steady"]
     p, running, cycles = s["poll"], s["in_progress"], s["cycles"]
-    with FakeProcess("--jobs", str(2 * running), "--in-progress", str(running),
-                     "--churn", "0.01", "--tick-interval", str(p)) as fake:
+    with FakeProcess(
+        "--jobs",
+        str(2 * running),
+        "--in-progress",
+        str(running),
+        "--churn",
+        "0.01",
+        "--tick-interval",
+        str(p),
+    ) as fake:
         # the production defaults (30s poll, 900s refresh, 600s reconcile), time-compressed
-        with ExporterProcess(fake.url, "--poll-interval", f"{p}s", "--refresh-interval",
-                             f"{REFRESH_CYCLES * p}s", "--reconcile-interval",
-                             f"{20 * p}s") as exp:
+        with ExporterProcess(
+            fake.url,
+            "--poll-interval",
+            f"{p}s",
+            "--refresh-interval",
+            f"{REFRESH_CYCLES * p}s",
+            "--reconcile-interval",
+            f"{20 * p}s",
+        ) as exp:
             exp.wait_ready(120)
             # skip the cold cycle and one refresh interval, so refreshes are in full swing
-            wait_for("warm-up", lambda: len(exp.polls()) >= REFRESH_CYCLES + 1,
-                     60 + 2 * REFRESH_CYCLES * p)
+            wait_for(
+                "warm-up",
+                lambda: len(exp.polls()) >= REFRESH_CYCLES + 1,
+                60 + 2 * REFRESH_CYCLES * p,
+            )
             fake.reset_stats()
             k0 = len(exp.polls())
-            wait_for("measured cycles", lambda: len(exp.polls()) >= k0 + cycles,
-                     60 + 3 * cycles * p)
+            wait_for(
+                "measured cycles", lambda: len(exp.polls()) >= k0 + cycles, 60 + 3 * cycles * p
+            )
             stats = fake.stats()
             done = len(exp.polls()) - k0
-            polls = exp.polls()[k0:k0 + done]
+            polls = exp.polls()[k0 : k0 + done]
         per_cycle = stats["total"] / done
         changed = statistics.mean(x.changed for x in polls)
         ack = statistics.mean(baselines.ack_cycle(fake.url) for _ in range(2))
@@ -163,14 +232,28 @@ def steady_state(size: dict[str, Any]) -> list[Row]:
     refresh_budget = math.ceil(running / REFRESH_CYCLES)
     minimum = 1 + reconcile_pages + changed + refresh_budget
     return [
-        Row("2 steady state", f"{running} running, 1%/cycle: API calls per cycle", "calls",
-            per_cycle, ack, "ACK-style: describe every active job", minimum,
-            ">= 20x fewer than ACK", ack / per_cycle >= 20,
-            {"minimum_breakdown": {"list": 1 + reconcile_pages, "changed": changed,
-                                   "refresh_budget": refresh_budget},
-             "x_minimum": per_cycle / minimum, "cycles": done,
-             "search_calls_for_changes": search_changes["calls"],
-             "search_calls_for_all_running": math.ceil(running / 100)}),
+        Row(
+            "2 steady state",
+            f"{running} running, 1%/cycle: API calls per cycle",
+            "calls",
+            per_cycle,
+            ack,
+            "ACK-style: describe every active job",
+            minimum,
+            ">= 20x fewer than ACK",
+            ack / per_cycle >= 20,
+            {
+                "minimum_breakdown": {
+                    "list": 1 + reconcile_pages,
+                    "changed": changed,
+                    "refresh_budget": refresh_budget,
+                },
+                "x_minimum": per_cycle / minimum,
+                "cycles": done,
+                "search_calls_for_changes": search_changes["calls"],
+                "search_calls_for_all_running": math.ceil(running / 100),
+            },
+        ),
     ]
 
 
@@ -180,11 +263,29 @@ def _scrape_servers(jobs: int, kinds: dict[str, str]) -> dict[str, tuple[Any, in
     procs = {}
     for name, kind in kinds.items():
         port_file = Path(tmp.name) / name
-        procs[name] = (port_file, subprocess.Popen(
-            [sys.executable, "-m", "bench.scrape_server", "--jobs", str(jobs), "--kind", kind,
-             "--port-file", str(port_file)], env=ENV, cwd=ROOT))
-    wait_for("scrape servers", lambda: all(f.exists() or p.poll() is not None
-                                           for f, p in procs.values()), 300)
+        procs[name] = (
+            port_file,
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.scrape_server",
+                    "--jobs",
+                    str(jobs),
+                    "--kind",
+                    kind,
+                    "--port-file",
+                    str(port_file),
+                ],
+                env=ENV,
+                cwd=ROOT,
+            ),
+        )
+    wait_for(
+        "scrape servers",
+        lambda: all(f.exists() or p.poll() is not None for f, p in procs.values()),
+        300,
+    )
     out = {name: (p, int(f.read_text())) for name, (f, p) in procs.items()}
     tmp.cleanup()
     return out
@@ -201,8 +302,9 @@ class _Scraper:
             self.conn.request("POST", "/touch")
             self.conn.getresponse().read()
         t0 = time.perf_counter()
-        self.conn.request("GET", "/metrics", headers={
-            "Accept-Encoding": "gzip" if self.gzipped else "identity"})
+        self.conn.request(
+            "GET", "/metrics", headers={"Accept-Encoding": "gzip" if self.gzipped else "identity"}
+        )
         self.conn.getresponse().read()
         if keep:
             self.times.append(time.perf_counter() - t0)
@@ -215,12 +317,20 @@ def _pct(values: list[float], q: float) -> float:
 
 # measure: (server, POST /touch before each scrape, gzip). The exporter's measures and the
 # floors are taken in turn, round after round, so that they share the machine's load.
-_SERVERS = {"touched-gzip": "exporter", "touched-plain": "exporter", "cached": "exporter",
-            "static": "static", "baseline": "baseline"}
+_SERVERS = {
+    "touched-gzip": "exporter",
+    "touched-plain": "exporter",
+    "cached": "exporter",
+    "static": "static",
+    "baseline": "baseline",
+}
 _SCRAPES = {
-    "gzip": ("touched-gzip", True, True), "plain": ("touched-plain", True, False),
-    "gzip-cached": ("cached", False, True), "plain-cached": ("cached", False, False),
-    "static-gzip": ("static", False, True), "static-plain": ("static", False, False),
+    "gzip": ("touched-gzip", True, True),
+    "plain": ("touched-plain", True, False),
+    "gzip-cached": ("cached", False, True),
+    "plain-cached": ("cached", False, False),
+    "static-gzip": ("static", False, True),
+    "static-plain": ("static", False, False),
 }
 
 
@@ -233,13 +343,17 @@ def scrape(size: dict[str, Any]) -> list[Row]:
     for jobs in size["scrape"]["jobs"]:
         servers = _scrape_servers(jobs, _SERVERS)
         try:
-            scrapers = {name: _Scraper(servers[srv][1], touch, gz)
-                        for name, (srv, touch, gz) in _SCRAPES.items()}
+            scrapers = {
+                name: _Scraper(servers[srv][1], touch, gz)
+                for name, (srv, touch, gz) in _SCRAPES.items()
+            }
             for i in range(size["scrape"]["n"] + 2):
                 for sc in scrapers.values():
                     sc.once(keep=i >= 2)  # the first two rounds warm up
-            base = {"baseline": _Scraper(servers["baseline"][1], True, True),
-                    "baseline-plain": _Scraper(servers["baseline"][1], True, False)}
+            base = {
+                "baseline": _Scraper(servers["baseline"][1], True, True),
+                "baseline-plain": _Scraper(servers["baseline"][1], True, False),
+            }
             for i in range(size["scrape"]["n_baseline"] + 1):
                 for sc in base.values():
                     sc.once(keep=i >= 1)
@@ -256,11 +370,24 @@ def scrape(size: dict[str, Any]) -> list[Row]:
                 c_ms = _pct(cached, q) * 1000
                 target = f"<= {limit:g} ms" if big and q == 0.5 else ""
                 floor = _pct(timings[f"static-{enc}"], q) * 1000
-                rows.append(Row("3 scrape", f"{jobs} jobs: /metrics {enc} {name} after a change",
-                                "ms", e_ms, b_ms, "prometheus_client collector", floor, target,
-                                e_ms <= limit if target else None,
-                                {"cached_ms": c_ms, "samples": len(ex),
-                                 "cached_met": c_ms <= limit if target else None}))
+                rows.append(
+                    Row(
+                        "3 scrape",
+                        f"{jobs} jobs: /metrics {enc} {name} after a change",
+                        "ms",
+                        e_ms,
+                        b_ms,
+                        "prometheus_client collector",
+                        floor,
+                        target,
+                        e_ms <= limit if target else None,
+                        {
+                            "cached_ms": c_ms,
+                            "samples": len(ex),
+                            "cached_met": c_ms <= limit if target else None,
+                        },
+                    )
+                )
     return rows
 
 
@@ -273,34 +400,71 @@ def memory(size: dict[str, Any]) -> list[Row]:
     jobs = size["memory"]
     rows = []
     for running in MEMORY_MIXES:
-        out = subprocess.run([sys.executable, "-m", "bench.scrape_server", "--jobs", str(jobs),
-                              "--memory", "--running", str(running)], env=ENV, cwd=ROOT,
-                             capture_output=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.scrape_server",
+                "--jobs",
+                str(jobs),
+                "--memory",
+                "--running",
+                str(running),
+            ],
+            env=ENV,
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
         m = json.loads(out.stdout)
         kib = m["rss_per_job"] / 1024
-        rows.append(Row("4 memory", f"{m['base']}->{jobs} jobs, {running:.0%} running: RSS "
-                        "per tracked job", "KiB", kib, None, "", None, "<= 4 KiB/job",
-                        kib <= 4, {"body_bytes_per_job": m["body_bytes_per_job"],
-                                   "with_plain_cache_kib": m["plain_scrape_rss_per_job"] / 1024}))
+        rows.append(
+            Row(
+                "4 memory",
+                f"{m['base']}->{jobs} jobs, {running:.0%} running: RSS per tracked job",
+                "KiB",
+                kib,
+                None,
+                "",
+                None,
+                "<= 4 KiB/job",
+                kib <= 4,
+                {
+                    "body_bytes_per_job": m["body_bytes_per_job"],
+                    "with_plain_cache_kib": m["plain_scrape_rss_per_job"] / 1024,
+                },
+            )
+        )
     return rows
 
 
 def throttled(size: dict[str, Any]) -> list[Row]:
     """Scenario 5: describe limited to 5 rps at the fake, and 30% of describes throttled."""
     jobs = size["throttled"]["jobs"]
-    fault = json.dumps({"kind": "throttle", "operation": "DescribeTrainingJob",
-                        "fraction": 0.3})
+    fault = json.dumps({"kind": "throttle", "operation": "DescribeTrainingJob", "fraction": 0.3})
     with (
-        FakeProcess("--jobs", str(jobs), "--in-progress", str(jobs // 5), "--tick-interval",
-                    "0", "--rate-limit", "DescribeTrainingJob=5", "--fault", fault) as fake,
+        FakeProcess(
+            "--jobs",
+            str(jobs),
+            "--in-progress",
+            str(jobs // 5),
+            "--tick-interval",
+            "0",
+            "--rate-limit",
+            "DescribeTrainingJob=5",
+            "--fault",
+            fault,
+        ) as fake,
         ExporterProcess(fake.url, "--retention", RETENTION, "--poll-interval", "5s") as exp,
     ):
         start = time.monotonic()
 
         def converged() -> bool:
             m = exp.metrics()
-            return (metric(m, "sagemaker_exporter_tracked_jobs") == jobs
-                    and metric(m, "sagemaker_exporter_target_up") == 1)
+            return (
+                metric(m, "sagemaker_exporter_tracked_jobs") == jobs
+                and metric(m, "sagemaker_exporter_target_up") == 1
+            )
 
         wait_for("convergence", converged, size["throttled"]["timeout"], interval=0.5)
         took = time.monotonic() - start
@@ -309,20 +473,36 @@ def throttled(size: dict[str, Any]) -> list[Row]:
         lines = exp.log_lines()
         warnings = sum(1 for e in exp.events if e.get("log_level") in ("warning", "error"))
     attempts = ops["ok"] + ops["throttled"]
-    return [Row("5 throttled", f"{jobs} jobs, 5 rps + 30% throttled: seconds to converge", "s",
-                took, None, "", jobs / 5 / 0.7, "converges, bounded retries, no log storm",
-                ops["throttled"] <= ops["ok"] and lines <= 5 + 2 * len(polls),
-                {"describe_attempts": attempts, "throttled": ops["throttled"],
-                 "attempts_per_job": attempts / jobs, "cycles": len(polls),
-                 "failed_cycles": sum(1 for p in polls if not p.ok), "log_lines": lines,
-                 "warning_lines": warnings})]
+    return [
+        Row(
+            "5 throttled",
+            f"{jobs} jobs, 5 rps + 30% throttled: seconds to converge",
+            "s",
+            took,
+            None,
+            "",
+            jobs / 5 / 0.7,
+            "converges, bounded retries, no log storm",
+            ops["throttled"] <= ops["ok"] and lines <= 5 + 2 * len(polls),
+            {
+                "describe_attempts": attempts,
+                "throttled": ops["throttled"],
+                "attempts_per_job": attempts / jobs,
+                "cycles": len(polls),
+                "failed_cycles": sum(1 for p in polls if not p.ok),
+                "log_lines": lines,
+                "warning_lines": warnings,
+            },
+        )
+    ]
 
 
 def _exporter_rss(jobs: int, running: int) -> int:
     """RSS of a real exporter process after the backfill of `jobs` jobs and one scrape."""
     with (
-        FakeProcess("--jobs", str(jobs), "--in-progress", str(running),
-                    "--tick-interval", "0") as fake,
+        FakeProcess(
+            "--jobs", str(jobs), "--in-progress", str(running), "--tick-interval", "0"
+        ) as fake,
         ExporterProcess(fake.url, "--retention", RETENTION) as exp,
     ):
         exp.wait_ready(600)
@@ -347,11 +527,28 @@ def exporter_memory(size: dict[str, Any]) -> list[Row]:
         lo = _exporter_rss(small, int(small * share))
         hi = _exporter_rss(big, int(big * share))
         kib = (hi - lo) / (big - small) / 1024
-        rows.append(Row("8 exporter memory", f"{small:,} -> {big:,} jobs, {share:.0%} running: "
-                        "RSS per tracked job", "KiB", kib, None, "", None, "<= 4 KiB/job",
-                        kib <= 4, {"rss_small_mib": lo / 2**20, "rss_big_mib": hi / 2**20}))
+        rows.append(
+            Row(
+                "8 exporter memory",
+                f"{small:,} -> {big:,} jobs, {share:.0%} running: RSS per tracked job",
+                "KiB",
+                kib,
+                None,
+                "",
+                None,
+                "<= 4 KiB/job",
+                kib <= 4,
+                {"rss_small_mib": lo / 2**20, "rss_big_mib": hi / 2**20},
+            )
+        )
     return rows
 
 
-SCENARIOS = {"cold": cold_sync, "steady": steady_state, "scrape": scrape, "memory": memory,
-             "throttled": throttled, "exporter_memory": exporter_memory}
+SCENARIOS = {
+    "cold": cold_sync,
+    "steady": steady_state,
+    "scrape": scrape,
+    "memory": memory,
+    "throttled": throttled,
+    "exporter_memory": exporter_memory,
+}

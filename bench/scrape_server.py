@@ -83,9 +83,15 @@ def memory(n: int, running: float, base: int = 1000) -> dict[str, float]:
     gc.collect()
     with_plain = rss_bytes(os.getpid())
     per_job = (after - before) / (n - base)
-    return {"jobs": n, "base": base, "running": running, "rss_delta": after - before,
-            "rss_per_job": per_job, "body_bytes_per_job": body / n,
-            "plain_scrape_rss_per_job": (with_plain - before) / (n - base)}
+    return {
+        "jobs": n,
+        "base": base,
+        "running": running,
+        "rss_delta": after - before,
+        "rss_per_job": per_job,
+        "body_bytes_per_job": body / n,
+        "plain_scrape_rss_per_job": (with_plain - before) / (n - base),
+    }
 
 
 def app_for(kind: str, n: int) -> web.Application:

@@ -32,12 +32,26 @@ from bench.harness import ROOT, ExporterProcess, FakeProcess, rss_bytes
 from bench.soak_report import Sample, judge, markdown, plot, replace_section
 
 DOC = ROOT / "docs" / "benchmarks.md"
+
+
 # The fake (--running 200 by default): 200 jobs running at any time, 1% of them moving one
 # step each second, so a job lives about 7 minutes (Starting -> Downloading -> Training ->
 # Uploading -> end) and ~30 finish per minute; a new one starts for each that ends.
 def fake_args(running: int) -> tuple[str, ...]:
-    return ("--jobs", str(5 * running), "--in-progress", str(running), "--churn", "0.01",
-            "--tick-interval", "1", "--latency-ms", "20", "--seed", "13")
+    return (
+        "--jobs",
+        str(5 * running),
+        "--in-progress",
+        str(running),
+        "--churn",
+        "0.01",
+        "--tick-interval",
+        "1",
+        "--latency-ms",
+        "20",
+        "--seed",
+        "13",
+    )
 
 
 def _status(pid: int, key: str) -> int:
@@ -59,8 +73,11 @@ def read_sample(proc: ExporterProcess, started: float) -> Sample:
         for s in family.samples:
             if s.name == "sagemaker_exporter_polls_total":
                 key = f"polls_{s.labels['result']}"
-            elif s.name in ("sagemaker_exporter_tracked_jobs",
-                            "sagemaker_exporter_asyncio_tasks", "process_cpu_seconds_total"):
+            elif s.name in (
+                "sagemaker_exporter_tracked_jobs",
+                "sagemaker_exporter_asyncio_tasks",
+                "process_cpu_seconds_total",
+            ):
                 key = s.name
             else:
                 continue
@@ -79,8 +96,9 @@ def read_sample(proc: ExporterProcess, started: float) -> Sample:
     )
 
 
-def soak(proc: ExporterProcess, minutes: float, interval: float,
-         on_sample: Callable[[Sample], None]) -> list[Sample]:
+def soak(
+    proc: ExporterProcess, minutes: float, interval: float, on_sample: Callable[[Sample], None]
+) -> list[Sample]:
     started = proc.started
     proc.wait_ready(300)
     samples: list[Sample] = []
@@ -100,63 +118,97 @@ def soak(proc: ExporterProcess, minutes: float, interval: float,
 
 def _commit() -> str:
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=ROOT, text=True,
-                             capture_output=True, check=True)
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%h %s"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            check=True,
+        )
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 def _print(sample: Sample) -> None:
-    print(f"{sample.at / 60:6.1f} min  rss {sample.rss_bytes / 2**20:6.1f} MiB  "
-          f"fds {sample.open_fds:3d}  threads {sample.threads:3d}  "
-          f"tasks {sample.asyncio_tasks:4.0f}  jobs {sample.tracked_jobs:6.0f}  "
-          f"body {sample.body_gzip_bytes / 1024:7.1f} KiB  cpu {sample.cpu_seconds:6.1f} s",
-          flush=True)
+    print(
+        f"{sample.at / 60:6.1f} min  rss {sample.rss_bytes / 2**20:6.1f} MiB  "
+        f"fds {sample.open_fds:3d}  threads {sample.threads:3d}  "
+        f"tasks {sample.asyncio_tasks:4.0f}  jobs {sample.tracked_jobs:6.0f}  "
+        f"body {sample.body_gzip_bytes / 1024:7.1f} KiB  cpu {sample.cpu_seconds:6.1f} s",
+        flush=True,
+    )
 
 
-def run(mode: str, minutes: float, warmup: float, interval: float, retention: str,
-        demo_speed: float, write_docs: bool, output: Path | None = None, running: int = 200,
-        ) -> tuple[list[Sample], bool]:
+def run(
+    mode: str,
+    minutes: float,
+    warmup: float,
+    interval: float,
+    retention: str,
+    demo_speed: float,
+    write_docs: bool,
+    output: Path | None = None,
+    running: int = 200,
+) -> tuple[list[Sample], bool]:
     commit = _commit()  # what is measured is what was checked out at the start
     flags = ["--retention", retention]
     if mode == "fake":
         args = fake_args(running)
         with FakeProcess(*args) as fake, ExporterProcess(fake.url, *flags) as proc:
             samples = soak(proc, minutes, interval, _print)
-        setup = (f"Fake SageMaker `{' '.join(args)}` ({running} running jobs, about "
-                 f"{running * 0.6 / 4:.0f} finishing and as many starting each minute); "
-                 f"exporter defaults but `--retention {retention}`.")
+        setup = (
+            f"Fake SageMaker `{' '.join(args)}` ({running} running jobs, about "
+            f"{running * 0.6 / 4:.0f} finishing and as many starting each minute); "
+            f"exporter defaults but `--retention {retention}`."
+        )
     else:
         flags += ["--demo", "--demo-speed", f"{demo_speed:g}"]
         with ExporterProcess(None, *flags) as proc:
             samples = soak(proc, minutes, interval, _print)
         simulated = minutes * demo_speed / 60
-        setup = (f"`--demo --demo-speed {demo_speed:g}`: {simulated:.0f} hours of simulated "
-                 f"time, moto in the same process (its memory is in the RSS); demo defaults "
-                 f"but `--retention {retention}`.")
+        setup = (
+            f"`--demo --demo-speed {demo_speed:g}`: {simulated:.0f} hours of simulated "
+            f"time, moto in the same process (its memory is in the RSS); demo defaults "
+            f"but `--retention {retention}`."
+        )
     verdicts = judge(samples, warmup * 60)
     flat = all(t.flat for t in verdicts.values())
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = output or ROOT / "bench" / "results" / f"soak-{mode}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"mode": mode, "minutes": minutes, "warmup_minutes": warmup,
-                               "commit": commit, "samples": [asdict(s) for s in samples],
-                               "verdicts": {k: asdict(v) for k, v in verdicts.items()}},
-                              indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "mode": mode,
+                "minutes": minutes,
+                "warmup_minutes": warmup,
+                "commit": commit,
+                "samples": [asdict(s) for s in samples],
+                "verdicts": {k: asdict(v) for k, v in verdicts.items()},
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {out}")
     for name, t in verdicts.items():
-        print(f"  {name:16s} growth {t.growth:12.1f}  noise {t.noise:10.1f}  floor "
-              f"{t.floor:10.1f}  {'flat' if t.flat else 'GREW'}")
+        print(
+            f"  {name:16s} growth {t.growth:12.1f}  noise {t.noise:10.1f}  floor "
+            f"{t.floor:10.1f}  {'flat' if t.flat else 'GREW'}"
+        )
     if write_docs:
         image = f"img/soak-{mode}.png"
-        title = ("Soak against the fake SageMaker" if mode == "fake"
-                 else "Soak of --demo (moto in the same process)")
+        title = (
+            "Soak against the fake SageMaker"
+            if mode == "fake"
+            else "Soak of --demo (moto in the same process)"
+        )
         plot(samples, warmup * 60, title, ROOT / "docs" / image)
-        command = (f".venv/bin/python -m bench.soak --mode {mode} --minutes {minutes:g} "
-                   f"--warmup {warmup:g}" + ("" if mode == "fake" else
-                                              f" --demo-speed {demo_speed:g}"))
-        setup += f" Run on {time.strftime('%Y-%m-%d')} at commit \"{commit}\"."
+        command = (
+            f".venv/bin/python -m bench.soak --mode {mode} --minutes {minutes:g} "
+            f"--warmup {warmup:g}" + ("" if mode == "fake" else f" --demo-speed {demo_speed:g}")
+        )
+        setup += f' Run on {time.strftime("%Y-%m-%d")} at commit "{commit}".'
         section = markdown(title, command, setup, samples, warmup * 60, image)
         DOC.write_text(replace_section(DOC.read_text(), f"soak-{mode}", section))
         print(f"updated {DOC.relative_to(ROOT)} and docs/{image}")
@@ -171,17 +223,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interval", type=float, default=60.0, help="seconds between samples")
     p.add_argument("--retention", default="10m")
     p.add_argument("--demo-speed", type=float, default=60.0)
-    p.add_argument("--running", type=int, default=200,
-                   help="fake mode: running jobs (the fleet is 5x), each moving a step a "
-                   "100 s on average")
+    p.add_argument(
+        "--running",
+        type=int,
+        default=200,
+        help="fake mode: running jobs (the fleet is 5x), each moving a step a 100 s on average",
+    )
     p.add_argument("--output", type=Path, help="the JSON results (default: bench/results/)")
-    p.add_argument("--no-docs", action="store_true",
-                   help="do not write docs/benchmarks.md and the PNG (smoke runs)")
+    p.add_argument(
+        "--no-docs",
+        action="store_true",
+        help="do not write docs/benchmarks.md and the PNG (smoke runs)",
+    )
     args = p.parse_args(argv)
     if args.warmup >= args.minutes:
         p.error("--warmup must be shorter than --minutes")
-    _, flat = run(args.mode, args.minutes, args.warmup, args.interval, args.retention,
-                  args.demo_speed, not args.no_docs, args.output, args.running)
+    _, flat = run(
+        args.mode,
+        args.minutes,
+        args.warmup,
+        args.interval,
+        args.retention,
+        args.demo_speed,
+        not args.no_docs,
+        args.output,
+        args.running,
+    )
     return 0 if flat else 1
 
 

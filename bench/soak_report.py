@@ -70,28 +70,45 @@ class Trend:
     flat: bool
 
 
-def trend(times: Sequence[float], values: Sequence[float], rel_floor: float = 0.0,
-          abs_floor: float = 0.0) -> Trend:
+def trend(
+    times: Sequence[float], values: Sequence[float], rel_floor: float = 0.0, abs_floor: float = 0.0
+) -> Trend:
     """Least-squares trend of values over times (seconds); see the module docstring."""
     if len(times) != len(values) or len(values) < 3:
         raise ValueError("need at least three (time, value) pairs")
     mt, mv = statistics.fmean(times), statistics.fmean(values)
     var_t = sum((t - mt) ** 2 for t in times)
-    slope = 0.0 if var_t == 0 else sum(
-        (t - mt) * (v - mv) for t, v in zip(times, values, strict=True)) / var_t
+    slope = (
+        0.0
+        if var_t == 0
+        else sum((t - mt) * (v - mv) for t, v in zip(times, values, strict=True)) / var_t
+    )
     residuals = [v - (mv + slope * (t - mt)) for t, v in zip(times, values, strict=True)]
     noise = 2 * statistics.pstdev(residuals)
     growth = slope * (max(times) - min(times))
     floor = max(rel_floor * abs(mv), abs_floor)
-    return Trend(values[0], values[-1], min(values), max(values), slope * 3600, growth, noise,
-                 floor, growth <= max(noise, floor))
+    return Trend(
+        values[0],
+        values[-1],
+        min(values),
+        max(values),
+        slope * 3600,
+        growth,
+        noise,
+        floor,
+        growth <= max(noise, floor),
+    )
 
 
 def judge(samples: Sequence[Sample], warmup: float) -> dict[str, Trend]:
     kept = [s for s in samples if s.at >= warmup]
     times = [s.at for s in kept]
-    return {sr.field: trend(times, [float(getattr(s, sr.field)) for s in kept], sr.rel_floor,
-                            sr.abs_floor) for sr in SERIES}
+    return {
+        sr.field: trend(
+            times, [float(getattr(s, sr.field)) for s in kept], sr.rel_floor, sr.abs_floor
+        )
+        for sr in SERIES
+    }
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -104,8 +121,9 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.1f}" if value != int(value) else f"{int(value)}"
 
 
-def markdown(title: str, command: str, setup: str, samples: Sequence[Sample], warmup: float,
-             image: str) -> str:
+def markdown(
+    title: str, command: str, setup: str, samples: Sequence[Sample], warmup: float, image: str
+) -> str:
     """The section docs/benchmarks.md carries for one soak run."""
     verdicts = judge(samples, warmup)
     minutes = samples[-1].at / 60
@@ -131,7 +149,8 @@ def markdown(title: str, command: str, setup: str, samples: Sequence[Sample], wa
         lines.append(
             f"| {sr.label} | {_fmt(t.first, u)} | {_fmt(t.last, u)} | {_fmt(t.low, u)} .. "
             f"{_fmt(t.high, u)} | {_fmt(t.slope_per_hour, u)} | {_fmt(t.growth, u)} | "
-            f"{_fmt(t.noise, u)} | {'yes' if t.flat else '**no**'} |")
+            f"{_fmt(t.noise, u)} | {'yes' if t.flat else '**no**'} |"
+        )
     lines += ["", f"![{title}]({image})", ""]
     return "\n".join(lines)
 

@@ -29,8 +29,14 @@ def poll_events(events: Iterable[Mapping[str, Any]]) -> list[PollEvent]:
             continue
         end = datetime.fromisoformat(str(e["timestamp"]).replace("Z", "+00:00")).timestamp()
         duration = float(e["duration_s"])
-        out.append(PollEvent((str(e["region"]), str(e["account_id"])), end - duration, duration,
-                             e["event"] == "poll"))
+        out.append(
+            PollEvent(
+                (str(e["region"]), str(e["account_id"])),
+                end - duration,
+                duration,
+                e["event"] == "poll",
+            )
+        )
     return sorted(out, key=lambda p: p.start)
 
 
@@ -63,8 +69,13 @@ def spread(starts: Sequence[float], begin: float, interval: float, cycles: int) 
             while t - times[lo] >= 1.0:
                 lo += 1
             busiest = max(busiest, hi - lo + 1)
-    return Spread(len(kept), cycles, busiest, len(kept) / (cycles * interval),
-                  max(tenths.values(), default=0) / len(kept) if kept else 0.0)
+    return Spread(
+        len(kept),
+        cycles,
+        busiest,
+        len(kept) / (cycles * interval),
+        max(tenths.values(), default=0) / len(kept) if kept else 0.0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +88,30 @@ class Cadence:
     late_over_1s: int  # gaps more than a second longer than the interval
 
 
-def cadence(polls: Sequence[PollEvent], interval: float, begin: float, end: float,
-            exclude: Iterable[TargetId] = ()) -> Cadence:
+def cadence(
+    polls: Sequence[PollEvent],
+    interval: float,
+    begin: float,
+    end: float,
+    exclude: Iterable[TargetId] = (),
+) -> Cadence:
     """Gaps whose later start falls within [begin, end), for every target not excluded."""
     skip = set(exclude)
     by_target: dict[TargetId, list[float]] = defaultdict(list)
     for p in polls:
         if p.target not in skip:
             by_target[p.target].append(p.start)
-    gaps = [b - a for starts in by_target.values() for a, b in itertools.pairwise(starts)
-            if begin <= b < end]
+    gaps = [
+        b - a
+        for starts in by_target.values()
+        for a, b in itertools.pairwise(starts)
+        if begin <= b < end
+    ]
     if not gaps:
         return Cadence(0, 0.0, 0.0, 0)
-    return Cadence(len(gaps), statistics.median(gaps), max(gaps) - interval,
-                   sum(1 for g in gaps if g > interval + 1.0))
+    return Cadence(
+        len(gaps),
+        statistics.median(gaps),
+        max(gaps) - interval,
+        sum(1 for g in gaps if g > interval + 1.0),
+    )

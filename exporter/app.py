@@ -319,7 +319,6 @@ class Exporter:
     async def poll_cloudwatch(self) -> list[cw.CycleResult]:
         return list(await asyncio.gather(*(c.poll_once() for c, _ in self.cloudwatch)))
 
-
     async def start_http(self) -> HttpServer:
         app = build_app(
             self.store,
@@ -459,8 +458,11 @@ def run(settings: Settings) -> int:
         try:
             import moto.server  # noqa: F401
         except ImportError:
-            print("sagemaker-exporter: error: --demo needs the demo extra: "
-                  "pip install 'sagemaker-training-exporter[demo]'", file=sys.stderr)
+            print(
+                "sagemaker-exporter: error: --demo needs the demo extra: "
+                "pip install 'sagemaker-training-exporter[demo]'",
+                file=sys.stderr,
+            )
             return 2
     try:
         ssl_context, authenticator = load_web_config(settings.web_config_file)

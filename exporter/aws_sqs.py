@@ -37,7 +37,9 @@ class Message:
 def queue_endpoint(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"bad SQS queue URL {url!r} (want https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)")
+        raise ValueError(
+            f"bad SQS queue URL {url!r} (want https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+        )
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -111,12 +113,16 @@ class SqsQueue:
         are then stale, so a refusal costs a redelivery, not a wrong metric)."""
         if not messages:
             return 0
-        entries = [{"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(messages)]
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(messages)
+        ]
         try:
             resp = await self._client.delete_message_batch(QueueUrl=self.url, Entries=entries)
         except Exception as exc:
             raise classify_error("DeleteMessageBatch", exc) from exc
         failed = resp.get("Failed") or []
         if not isinstance(failed, list):
-            raise ApiError("DeleteMessageBatch", "server_error", "MalformedResponse", "no Failed list")
+            raise ApiError(
+                "DeleteMessageBatch", "server_error", "MalformedResponse", "no Failed list"
+            )
         return len(failed)

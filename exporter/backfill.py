@@ -194,9 +194,7 @@ class Backfill:
 
     async def _describe(self, name: str, result: CycleResult) -> None:
         prev = self._current(name)
-        got = await fetch_job(
-            self.api, name, prev, self.settings.tag_labels, prev is None, result
-        )
+        got = await fetch_job(self.api, name, prev, self.settings.tag_labels, prev is None, result)
         if got.gone:
             self.staged[name] = None
             self.unseen.discard(name)
@@ -217,8 +215,11 @@ class Backfill:
             staged, self.staged = self.staged, {}
             for name, job in staged.items():
                 s = self.listed.get(name)
-                if job is not None and s is not None and name in self.unseen and (
-                    matches(s, job) or (s.status in ACTIVE_STATUSES and job.is_active)
+                if (
+                    job is not None
+                    and s is not None
+                    and name in self.unseen
+                    and (matches(s, job) or (s.status in ACTIVE_STATUSES and job.is_active))
                 ):
                     self.unseen.discard(name)
             self._commit(staged, self.described & staged.keys())

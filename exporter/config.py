@@ -184,14 +184,32 @@ OPTIONS: tuple[Option, ...] = (
         "Demo: send the simulated changes as EventBridge events through SQS, so the demo "
         "runs in event mode (--no-demo-events: polling only).",
     ),
-    Option("price-file", "str", None, "YAML price table (as_of: date; region -> instance type "
-           "-> on-demand USD per hour) for sagemaker_training_job_estimated_cost_dollars."),
-    Option("price-list-api", "bool", False, "Fetch on-demand training prices from the AWS Price "
-           "List API (pricing:GetProducts) for the watched regions; over --price-file's."),
-    Option("price-refresh-interval", "duration", 86400.0,
-           "How often to refresh prices from the Price List API."),
-    Option("tuning-jobs", "bool", True, "Also export hyperparameter tuning jobs "
-           "(--no-tuning-jobs to skip their API calls)."),
+    Option(
+        "price-file",
+        "str",
+        None,
+        "YAML price table (as_of: date; region -> instance type "
+        "-> on-demand USD per hour) for sagemaker_training_job_estimated_cost_dollars.",
+    ),
+    Option(
+        "price-list-api",
+        "bool",
+        False,
+        "Fetch on-demand training prices from the AWS Price "
+        "List API (pricing:GetProducts) for the watched regions; over --price-file's.",
+    ),
+    Option(
+        "price-refresh-interval",
+        "duration",
+        86400.0,
+        "How often to refresh prices from the Price List API.",
+    ),
+    Option(
+        "tuning-jobs",
+        "bool",
+        True,
+        "Also export hyperparameter tuning jobs (--no-tuning-jobs to skip their API calls).",
+    ),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 #: A simulated fleet moves in minutes, so the demo polls faster unless told otherwise.
@@ -427,8 +445,11 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
                 "(https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
             )
     endpoint = values.get("endpoint-url") or environ.get("AWS_ENDPOINT_URL") or None
-    check("price-refresh-interval", values.get("price-refresh-interval", 1) > 0,
-          "must be greater than zero")
+    check(
+        "price-refresh-interval",
+        values.get("price-refresh-interval", 1) > 0,
+        "must be greater than zero",
+    )
     price_table = None
     if values.get("price-file"):
         try:

@@ -238,7 +238,9 @@ def gauge(name: str, help: str, samples: SampleFn, *labels: str) -> Family:
     return Family(P + name, "gauge", help, labels, samples)
 
 
-def scalar(name: str, help: str, get: Callable[[TrainingJob, RenderContext], float | None]) -> Family:
+def scalar(
+    name: str, help: str, get: Callable[[TrainingJob, RenderContext], float | None]
+) -> Family:
     """A label-less family: one sample when the value is known, none otherwise."""
     return Family(P + name, "gauge", help, (), lambda j, c: _one(get(j, c)))
 

@@ -185,7 +185,9 @@ def build_app(
         return web.Response(status=503, text="waiting for the first sync of every target\n")
 
     async def index(request: web.Request) -> web.Response:
-        return web.Response(text=_landing(config.demo, targets(), config.event_queues), content_type="text/html")
+        return web.Response(
+            text=_landing(config.demo, targets(), config.event_queues), content_type="text/html"
+        )
 
     app = web.Application(middlewares=middlewares)
     app.router.add_get("/metrics", metrics_handler)

@@ -201,9 +201,21 @@ class TuningJob:
         return self.ended or self.last_modified or self.created
 
 
-TUNING_STATUSES: tuple[str, ...] = ("InProgress", "Completed", "Failed", "Stopping", "Stopped",
-                                    "Deleting", "DeleteFailed")
+TUNING_STATUSES: tuple[str, ...] = (
+    "InProgress",
+    "Completed",
+    "Failed",
+    "Stopping",
+    "Stopped",
+    "Deleting",
+    "DeleteFailed",
+)
 TUNING_TERMINAL_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Stopped"})
-TUNING_TRAINING_JOB_COUNTERS: tuple[str, ...] = ("Completed", "InProgress", "RetryableError",
-                                                 "NonRetryableError", "Stopped")
+TUNING_TRAINING_JOB_COUNTERS: tuple[str, ...] = (
+    "Completed",
+    "InProgress",
+    "RetryableError",
+    "NonRetryableError",
+    "Stopped",
+)
 TUNING_OBJECTIVE_COUNTERS: tuple[str, ...] = ("Succeeded", "Pending", "Failed")

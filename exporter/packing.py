@@ -108,9 +108,7 @@ def pack(job: TrainingJob) -> bytes:
 
 def unpack(data: bytes) -> TrainingJob:
     values = marshal.loads(data)
-    return TrainingJob(
-        *(v if c is None else c[1](v) for v, c in zip(values, _CODECS, strict=True))
-    )
+    return TrainingJob(*(v if c is None else c[1](v) for v, c in zip(values, _CODECS, strict=True)))
 
 
 def compact(job: TrainingJob) -> TrainingJob:

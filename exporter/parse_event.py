@@ -102,9 +102,7 @@ def event_tags(detail: Mapping[str, Any], wanted: tuple[str, ...]) -> tuple[tupl
     tags = detail.get("Tags")
     if not isinstance(tags, Mapping):
         return ()
-    return tuple(
-        (k, v) for k, v in tags.items() if k in wanted and isinstance(v, str)
-    )
+    return tuple((k, v) for k, v in tags.items() if k in wanted and isinstance(v, str))
 
 
 def _arn_parts(arn: Any) -> tuple[str, str]:
@@ -148,7 +146,9 @@ def parse_event(body: str | bytes, tag_labels: tuple[str, ...] = ()) -> JobEvent
     )
     region = arn_region or (region if isinstance(region, str) and _REGION.fullmatch(region) else "")
     if not account or not region:
-        return Rejected("malformed", "neither the envelope nor the job ARN names account and region")
+        return Rejected(
+            "malformed", "neither the envelope nor the job ARN names account and region"
+        )
     event_id = envelope.get("id")
     return JobEvent(
         account_id=account,

@@ -123,9 +123,7 @@ def _build(
             for i in range(len(FAMILIES))
         )
     else:
-        chunks = [
-            t if t is not None else render_job(_job(r), ctx) for _, t, r, ctx in sources
-        ]
+        chunks = [t if t is not None else render_job(_job(r), ctx) for _, t, r, ctx in sources]
         texts = tuple(b"".join(c[i] for c in chunks) for i in range(len(FAMILIES)))
     return texts, tuple(gzip.compress(t, GZIP_LEVEL) if t else b"" for t in texts)
 

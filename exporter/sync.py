@@ -68,8 +68,13 @@ class TargetSync:
     def _commit(self, staged: dict[str, TrainingJob | None], described: set[str]) -> None:
         """Apply describes and records to the store; no await, so a scrape sees all or none."""
         now = self.clock()
-        ctx = RenderContext(self.api.region, self.api.account_id, now, self.settings.tag_labels,
-                          prices=self.settings.prices)
+        ctx = RenderContext(
+            self.api.region,
+            self.api.account_id,
+            now,
+            self.settings.tag_labels,
+            prices=self.settings.prices,
+        )
         for name, job in staged.items():
             if job is None:
                 self._forget(name)
@@ -112,7 +117,13 @@ class TargetSync:
             tracked.set(self.store.count(self.key))
 
         bf = Backfill(
-            self.api, self.store, self.key, self.settings, self._commit, progress, self.search,
+            self.api,
+            self.store,
+            self.key,
+            self.settings,
+            self._commit,
+            progress,
+            self.search,
             self._log,
         )
         try:
@@ -153,9 +164,7 @@ class TargetSync:
             active = {s.name for page in pages[1:] for s in page}
             # A job we think is running but the API no longer lists as running changed
             # without our noticing (or vanished): look at it again.
-            todo |= {
-                j.name for j in self.store.running(self.key) if j.name not in active
-            }
+            todo |= {j.name for j in self.store.running(self.key) if j.name not in active}
             self._last_reconcile = now
         return todo
 
@@ -171,7 +180,8 @@ class TargetSync:
         due = sorted(
             (self._described_at.get(n, 0.0), n)
             for n in active
-            if n not in already and n not in self._soon
+            if n not in already
+            and n not in self._soon
             and self._described_at.get(n, 0.0) <= due_before
         )
         budget = math.ceil(
@@ -212,7 +222,10 @@ class TargetSync:
         self._commit(staged, set(staged))
         # Running jobs' elapsed times count up with no API call.
         ctx = RenderContext(
-            self.api.region, self.api.account_id, now, self.settings.tag_labels,
+            self.api.region,
+            self.api.account_id,
+            now,
+            self.settings.tag_labels,
             prices=self.settings.prices,
         )
         for job in self.store.running(self.key):
@@ -323,7 +336,10 @@ class TargetSync:
             self._need_tags.add(job.name)
         self._count_finished(prev, job)
         ctx = RenderContext(
-            self.api.region, self.api.account_id, self.clock(), self.settings.tag_labels,
+            self.api.region,
+            self.api.account_id,
+            self.clock(),
+            self.settings.tag_labels,
             prices=self.settings.prices,
         )
         self.store.upsert(self.key, job, ctx)
@@ -403,6 +419,7 @@ class TargetSync:
             if self._wake.is_set():
                 self._wake.clear()
                 deadline = cycle_start + self.settings.poll_interval
+
 
 def phase_offset(key: str, interval: float) -> float:
     """Where in the poll interval a target polls, in [0, interval): seeded by its key, so a

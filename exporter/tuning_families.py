@@ -40,9 +40,7 @@ def _status(job: TuningJob) -> Iterable[Sample]:
         yield ((("status", "Other"),), 1)
 
 
-def _counters(
-    counts: tuple[tuple[str, float], ...], known: tuple[str, ...]
-) -> Iterable[Sample]:
+def _counters(counts: tuple[tuple[str, float], ...], known: tuple[str, ...]) -> Iterable[Sample]:
     if not counts:
         return
     values = dict(counts)

@@ -184,9 +184,7 @@ class TuningSync:
         region, account = self.api.region, self.api.account_id
         if account:
             self.metrics.tuning_target_up.labels(region, account).set(1 if result.ok else 0)
-            self.metrics.tracked_tuning_jobs.labels(region, account).set(
-                self.store.count(self.key)
-            )
+            self.metrics.tracked_tuning_jobs.labels(region, account).set(self.store.count(self.key))
         if not result.ok:
             self._log.warning("tuning poll failed", account_id=account, errors=result.errors)
         return result

@@ -10,18 +10,33 @@ from exporter.aws_sqs import queue_endpoint, queue_region
 @pytest.mark.parametrize(
     ("url", "endpoint", "region"),
     [
-        ("https://sqs.eu-west-1.amazonaws.com/111122223333/q", "https://sqs.eu-west-1.amazonaws.com",
-         "eu-west-1"),
-        ("https://sqs.cn-north-1.amazonaws.com.cn/111122223333/q",
-         "https://sqs.cn-north-1.amazonaws.com.cn", "cn-north-1"),
-        ("https://sqs.us-gov-west-1.amazonaws.com/111122223333/q",
-         "https://sqs.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
+        (
+            "https://sqs.eu-west-1.amazonaws.com/111122223333/q",
+            "https://sqs.eu-west-1.amazonaws.com",
+            "eu-west-1",
+        ),
+        (
+            "https://sqs.cn-north-1.amazonaws.com.cn/111122223333/q",
+            "https://sqs.cn-north-1.amazonaws.com.cn",
+            "cn-north-1",
+        ),
+        (
+            "https://sqs.us-gov-west-1.amazonaws.com/111122223333/q",
+            "https://sqs.us-gov-west-1.amazonaws.com",
+            "us-gov-west-1",
+        ),
         # the legacy form
-        ("https://ap-southeast-2.queue.amazonaws.com/111122223333/q",
-         "https://ap-southeast-2.queue.amazonaws.com", "ap-southeast-2"),
+        (
+            "https://ap-southeast-2.queue.amazonaws.com/111122223333/q",
+            "https://ap-southeast-2.queue.amazonaws.com",
+            "ap-southeast-2",
+        ),
         # an interface VPC endpoint
-        ("https://vpce-0a1b2c3d-ab12cd34.sqs.us-east-2.vpce.amazonaws.com/111122223333/q",
-         "https://vpce-0a1b2c3d-ab12cd34.sqs.us-east-2.vpce.amazonaws.com", "us-east-2"),
+        (
+            "https://vpce-0a1b2c3d-ab12cd34.sqs.us-east-2.vpce.amazonaws.com/111122223333/q",
+            "https://vpce-0a1b2c3d-ab12cd34.sqs.us-east-2.vpce.amazonaws.com",
+            "us-east-2",
+        ),
         # a local server (moto in the tests and the demo): the default region
         ("http://127.0.0.1:5000/123456789012/q", "http://127.0.0.1:5000", "default-1"),
     ],

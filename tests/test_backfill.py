@@ -16,18 +16,34 @@ from .test_faults import J, problems, rig
 
 NOT_IN_SEARCH = {J + "rule_evaluation_status"}  # from ProfilerRuleEvaluationStatuses
 # ProgressInfo, MlflowDetails and BillableTokenCount are not in Search records either.
-NOT_IN_SEARCH |= {J + f for f in ("progress_epoch", "progress_max_epochs", "progress_step",
-                                  "progress_steps_per_epoch", "progress_ratio", "mlflow_info",
-                                  "billable_tokens")}
+NOT_IN_SEARCH |= {
+    J + f
+    for f in (
+        "progress_epoch",
+        "progress_max_epochs",
+        "progress_step",
+        "progress_steps_per_epoch",
+        "progress_ratio",
+        "mlflow_info",
+        "billable_tokens",
+    )
+}
 
 
 async def test_discovered_rate_converges_under_an_untold_quota() -> None:
     """Default flags; the fake allows 25 describes/s and throttles the rest. Search is
     denied so every job is described: the rate found is the quota's, throttles are rare."""
     quota = 25.0
-    async with rig("--retention", "3650d", jobs=500, in_progress=100, timeout=5.0,
-                   max_attempts=4, latency_ms=20,
-                   rate_limits={"DescribeTrainingJob": quota}) as (fake, h):
+    async with rig(
+        "--retention",
+        "3650d",
+        jobs=500,
+        in_progress=100,
+        timeout=5.0,
+        max_attempts=4,
+        latency_ms=20,
+        rate_limits={"DescribeTrainingJob": quota},
+    ) as (fake, h):
         fake.inject("access_denied", operation="Search")
         [r] = await h.poll()
         assert r.ok, r.errors
@@ -77,19 +93,22 @@ def _series(s: Samples, job: str) -> dict[tuple[str, frozenset[tuple[str, str]]]
 
 async def test_a_searched_job_and_a_described_job_render_the_same_series() -> None:
     now = time.time()  # both fakes generate the same fleet
-    async with rig("--retention", "3650d", "--tag-labels", "team,project",
-                   jobs=60, in_progress=10, now=now) as (fake, h):
+    async with rig(
+        "--retention", "3650d", "--tag-labels", "team,project", jobs=60, in_progress=10, now=now
+    ) as (fake, h):
         [r] = await h.poll()
         assert r.searched > 0
         searched = await h.scrape()
-    async with rig("--retention", "3650d", "--tag-labels", "team,project",
-                   jobs=60, in_progress=10, now=now) as (fake, h):
+    async with rig(
+        "--retention", "3650d", "--tag-labels", "team,project", jobs=60, in_progress=10, now=now
+    ) as (fake, h):
         fake.inject("access_denied", operation="Search")
         [r] = await h.poll()
         assert r.searched == 0 and r.described == 60
         described = await h.scrape()
-    finished = set(fake.job_names()) - set(fake.job_names("InProgress")) - set(
-        fake.job_names("Stopping"))
+    finished = (
+        set(fake.job_names()) - set(fake.job_names("InProgress")) - set(fake.job_names("Stopping"))
+    )
     assert finished
     compared = 0
     for name in sorted(finished):
@@ -107,8 +126,16 @@ async def test_running_jobs_show_first_and_a_mid_backfill_scrape_passes_promtool
 ) -> None:
     """Slow describes, Search denied: the backfill takes seconds, and /metrics shows the
     running jobs long before it ends, in bodies promtool accepts."""
-    async with rig("--retention", "3650d", "--max-concurrency", "4", jobs=80, in_progress=12,
-                   timeout=10.0, latency_ms_by_op={"DescribeTrainingJob": 200.0}) as (fake, h):
+    async with rig(
+        "--retention",
+        "3650d",
+        "--max-concurrency",
+        "4",
+        jobs=80,
+        in_progress=12,
+        timeout=10.0,
+        latency_ms_by_op={"DescribeTrainingJob": 200.0},
+    ) as (fake, h):
         fake.inject("access_denied", operation="Search")
         running = set(fake.job_names("InProgress")) | set(fake.job_names("Stopping"))
         poll = asyncio.create_task(h.poll())
@@ -126,6 +153,7 @@ async def test_running_jobs_show_first_and_a_mid_backfill_scrape_passes_promtool
         assert partial, "the running jobs were not on /metrics before the backfill ended"
         pending = value(parse_exposition(partial), "sagemaker_exporter_backfill_pending_jobs")
         assert pending is not None and pending > 0
-        checked = subprocess.run([promtool, "check", "metrics"], input=partial.encode(),
-                                 capture_output=True, timeout=30)
+        checked = subprocess.run(
+            [promtool, "check", "metrics"], input=partial.encode(), capture_output=True, timeout=30
+        )
         assert checked.returncode == 0, checked.stdout + checked.stderr

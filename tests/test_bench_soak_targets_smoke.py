@@ -18,14 +18,30 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_soak_samples_the_exporter_process(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
-    run = _run("bench.soak", "--mode", "fake", "--running", "10", "--minutes", "0.4", "--warmup", "0.05",
-               "--interval", "4", "--no-docs", "--output", str(out), timeout=120)
+    run = _run(
+        "bench.soak",
+        "--mode",
+        "fake",
+        "--running",
+        "10",
+        "--minutes",
+        "0.4",
+        "--warmup",
+        "0.05",
+        "--interval",
+        "4",
+        "--no-docs",
+        "--output",
+        str(out),
+        timeout=120,
+    )
     assert run.returncode in (0, 1), run.stderr[-3000:]  # 1: "grew", which a 24 s run may
     result = json.loads(out.read_text())
     samples = result["samples"]
@@ -35,14 +51,33 @@ def test_soak_samples_the_exporter_process(tmp_path: Path) -> None:
         assert s["asyncio_tasks"] >= 2  # the main task and the target's poll loop
         assert s["tracked_jobs"] > 0 and s["body_gzip_bytes"] > 0
     assert samples[-1]["polls_ok"] >= 1 and samples[-1]["polls_failed"] == 0
-    assert set(result["verdicts"]) == {"rss_bytes", "open_fds", "threads", "asyncio_tasks",
-                                       "tracked_jobs", "body_gzip_bytes"}
+    assert set(result["verdicts"]) == {
+        "rss_bytes",
+        "open_fds",
+        "threads",
+        "asyncio_tasks",
+        "tracked_jobs",
+        "body_gzip_bytes",
+    }
 
 
 def test_targets_measures_spread_and_a_hung_target(tmp_path: Path) -> None:
     out = tmp_path / "targets.json"
-    run = _run("bench.targets", "--roles", "2", "--regions", "2", "--cycles", "3",
-               "--interval", "4", "--no-docs", "--output", str(out), timeout=150)
+    run = _run(
+        "bench.targets",
+        "--roles",
+        "2",
+        "--regions",
+        "2",
+        "--cycles",
+        "3",
+        "--interval",
+        "4",
+        "--no-docs",
+        "--output",
+        str(out),
+        timeout=150,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     r = json.loads(out.read_text())
     assert r["targets"] == 4 and r["ready_seconds"] > 0 and r["rss_per_target_bytes"] > 0

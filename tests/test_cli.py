@@ -39,7 +39,11 @@ def run(
         (["--role-arn", "arn:aws:iam::1:user/bob"], {}, "not an IAM role ARN"),
         (["--max-concurrency", "0"], {}, "--max-concurrency"),
         (["--events-queue-url", "sqs://nope"], {}, "is not an SQS queue URL"),
-        ([], {"SAGEMAKER_EXPORTER_EVENTS_QUEUE_URL": "https://example.com/q"}, "--events-queue-url"),
+        (
+            [],
+            {"SAGEMAKER_EXPORTER_EVENTS_QUEUE_URL": "https://example.com/q"},
+            "--events-queue-url",
+        ),
         (["--events-poll-interval", "0s"], {}, "--events-poll-interval"),
         (["--no-such-flag"], {}, "unrecognized arguments: --no-such-flag"),
         ([], {"SAGEMAKER_EXPORTER_POLL_INTERVAL": "fast"}, "bad duration 'fast'"),
@@ -177,6 +181,8 @@ def test_events_queue_urls_from_flags_env_and_file(tmp_path: Path) -> None:
         environ={"SAGEMAKER_EXPORTER_EVENTS_QUEUE_URL": q1},
     )
     assert s.events_queue_urls == (q2, q1)  # flags win over the environment, in order
-    s = load_settings(["--region", "us-east-1"], environ={"SAGEMAKER_EXPORTER_EVENTS_QUEUE_URL": f"{q1},{q2}"})
+    s = load_settings(
+        ["--region", "us-east-1"], environ={"SAGEMAKER_EXPORTER_EVENTS_QUEUE_URL": f"{q1},{q2}"}
+    )
     assert s.events_queue_urls == (q1, q2) and s.events_poll_interval == 300
     assert load_settings(["--region", "us-east-1"], environ={}).events_queue_urls == ()

@@ -66,8 +66,13 @@ def fleet(sm: MotoSageMaker, now: float) -> None:
     running(sm, "old-type", now, instance_type="ml.p3.2xlarge")
     running(sm, "waiting", now, phase="Starting", instance_type="ml.g5.12xlarge")
     sm.create("done", instance_type="ml.g5.12xlarge")
-    sm.set("done", training_job_status="Completed", secondary_status="Completed",
-           training_end_time=now - 7200, creation_time=now - 9000)
+    sm.set(
+        "done",
+        training_job_status="Completed",
+        secondary_status="Completed",
+        training_end_time=now - 7200,
+        creation_time=now - 9000,
+    )
     older, newer = now - 180, now - 60
     # gpu-job: 4 GPUs, 48 vCPUs a host. The older points must lose to the newer ones.
     put(sm, "gpu-job/algo-1", "GPUUtilization", (older, 400.0), (newer, 300.0))
@@ -86,8 +91,12 @@ def fleet(sm: MotoSageMaker, now: float) -> None:
 
 
 def requested(m: Any) -> float | None:
-    return value(m, "sagemaker_exporter_cloudwatch_metrics_requested_total", region=US,
-                 account_id=DEFAULT_ACCOUNT)
+    return value(
+        m,
+        "sagemaker_exporter_cloudwatch_metrics_requested_total",
+        region=US,
+        account_id=DEFAULT_ACCOUNT,
+    )
 
 
 async def test_host_utilisation_joined_with_job_labels(
@@ -104,8 +113,15 @@ async def test_host_utilisation_joined_with_job_labels(
     m = parse_exposition(text)
 
     def u(job: str, host: str, resource: str) -> float | None:
-        return value(m, U, training_job=job, region=US, account_id=DEFAULT_ACCOUNT, host=host,
-                     resource=resource)
+        return value(
+            m,
+            U,
+            training_job=job,
+            region=US,
+            account_id=DEFAULT_ACCOUNT,
+            host=host,
+            resource=resource,
+        )
 
     assert u("gpu-job", "algo-1", "gpu") == 300 / 100 / 4
     assert u("gpu-job", "algo-1", "gpu_memory") == 200 / 100 / 4
@@ -119,29 +135,52 @@ async def test_host_utilisation_joined_with_job_labels(
     # p3.2xlarge: EC2 (moto) does not know it, so no cpu or gpu series, never a guess.
     assert u("old-type", "algo-1", "disk") == 0.91
     assert u("old-type", "algo-1", "cpu") is None and u("old-type", "algo-1", "gpu") is None
-    warnings = value(m, "sagemaker_exporter_cloudwatch_warnings_total", region=US,
-                     account_id=DEFAULT_ACCOUNT, reason="device_count_unknown")
+    warnings = value(
+        m,
+        "sagemaker_exporter_cloudwatch_warnings_total",
+        region=US,
+        account_id=DEFAULT_ACCOUNT,
+        reason="device_count_unknown",
+    )
     assert warnings == 1
     # No hosts before Training starts, none for a job that ended long ago.
     assert not find(m, U, training_job="waiting") and not find(m, U, training_job="done")
     # instance_type on the host series; the identity labels join with the job families.
     (labels,) = find(m, U, training_job="cpu-job", resource="cpu")
     assert dict(labels)["instance_type"] == "ml.m5.xlarge"
-    assert value(m, "sagemaker_training_job_status", training_job="cpu-job", region=US,
-                 account_id=DEFAULT_ACCOUNT, status="InProgress") == 1
+    assert (
+        value(
+            m,
+            "sagemaker_training_job_status",
+            training_job="cpu-job",
+            region=US,
+            account_id=DEFAULT_ACCOUNT,
+            status="InProgress",
+        )
+        == 1
+    )
     stamp = value(m, TS, training_job="gpu-job", host="algo-1")
     # CloudWatch stamps a datapoint with the start of its 1-minute period.
     assert stamp is not None and now - 121 <= stamp <= now - 60
     # What was asked (and billed): 2 GPU hosts x 5 metrics, cpu-job's cpu/memory/disk, and
     # memory/disk of old-type; nothing for GPU metrics of a type without GPUs.
     assert requested(m) == 2 * 5 + 3 + 2
-    assert value(m, "sagemaker_exporter_api_requests_total", operation="GetMetricData",
-                 region=US, account_id=DEFAULT_ACCOUNT, outcome="ok") == 1
-    assert value(m, "sagemaker_exporter_cloudwatch_up", region=US,
-                 account_id=DEFAULT_ACCOUNT) == 1
+    assert (
+        value(
+            m,
+            "sagemaker_exporter_api_requests_total",
+            operation="GetMetricData",
+            region=US,
+            account_id=DEFAULT_ACCOUNT,
+            outcome="ok",
+        )
+        == 1
+    )
+    assert value(m, "sagemaker_exporter_cloudwatch_up", region=US, account_id=DEFAULT_ACCOUNT) == 1
     assert value(m, "sagemaker_exporter_target_up", region=US, account_id=DEFAULT_ACCOUNT) == 1
-    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
-                           text=True)
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -157,8 +196,13 @@ async def test_budget_caps_metrics_requested(sm: MotoSageMaker, exporter_for: An
         m2 = await h.scrape()
     first = requested(m1)
     assert first is not None and 0 < first <= 8
-    skipped = value(m1, "sagemaker_exporter_cloudwatch_warnings_total", region=US,
-                    account_id=DEFAULT_ACCOUNT, reason="budget_exhausted")
+    skipped = value(
+        m1,
+        "sagemaker_exporter_cloudwatch_warnings_total",
+        region=US,
+        account_id=DEFAULT_ACCOUNT,
+        reason="budget_exhausted",
+    )
     assert skipped == 15 - first
     # Later cycles spend what is left of the hour's budget on whole hosts, never more ...
     later = requested(m2)
@@ -178,8 +222,12 @@ async def test_a_job_that_ends_gets_one_last_fetch(sm: MotoSageMaker, exporter_f
         assert value(m, U, training_job="cpu-job", resource="cpu") == 0.5
         # It ends; its last minute arrives in CloudWatch after the fetch above.
         put(sm, "cpu-job/algo-1", "CPUUtilization", (now - 60, 100.0))
-        sm.set("cpu-job", training_job_status="Completed", secondary_status="Completed",
-               training_end_time=now - 150)
+        sm.set(
+            "cpu-job",
+            training_job_status="Completed",
+            secondary_status="Completed",
+            training_end_time=now - 150,
+        )
         await h.poll()
         await h.exporter.poll_cloudwatch()
         m = await h.scrape()

@@ -18,8 +18,14 @@ def gauge(s: Samples, name: str) -> float | None:
 
 
 def gmd(s: Samples, outcome: str) -> float | None:
-    return value(s, "sagemaker_exporter_api_requests_total", operation="GetMetricData",
-                 region=US, account_id=ACCOUNT, outcome=outcome)
+    return value(
+        s,
+        "sagemaker_exporter_api_requests_total",
+        operation="GetMetricData",
+        region=US,
+        account_id=ACCOUNT,
+        outcome=outcome,
+    )
 
 
 async def test_throttled_cloudwatch_leaves_the_sagemaker_target_up() -> None:
@@ -35,8 +41,16 @@ async def test_throttled_cloudwatch_leaves_the_sagemaker_target_up() -> None:
         assert gmd(s, "throttled") == 2 and gmd(s, "ok") == 0
         assert fake.calls("GetMetricData", "throttled") == 2
         assert find(s, "sagemaker_training_job_status") and not find(s, U)
-        assert value(s, "sagemaker_exporter_cloudwatch_cycles_total", region=US,
-                     account_id=ACCOUNT, result="failure") == 1
+        assert (
+            value(
+                s,
+                "sagemaker_exporter_cloudwatch_cycles_total",
+                region=US,
+                account_id=ACCOUNT,
+                result="failure",
+            )
+            == 1
+        )
 
         fake.clear_faults()
         [cycle] = await h.exporter.poll_cloudwatch()
@@ -50,8 +64,11 @@ async def test_throttled_cloudwatch_leaves_the_sagemaker_target_up() -> None:
             vcpus, gpus = DEVICES.get(d["instance_type"].removeprefix("ml."), (0, 0))
             per = {"cpu": vcpus, "gpu": gpus, "gpu_memory": gpus}.get(d["resource"], 1)
             assert v == 0.5 / per, d
-        running = {dict(k)["training_job"] for k, v in
-                   find(s, "sagemaker_training_job_status", status="InProgress").items() if v}
+        running = {
+            dict(k)["training_job"]
+            for k, v in find(s, "sagemaker_training_job_status", status="InProgress").items()
+            if v
+        }
         assert {dict(k)["training_job"] for k in samples} <= running
 
         fake.inject("access_denied", operation="GetMetricData")
@@ -70,8 +87,17 @@ async def test_targets_share_one_budget() -> None:
     """Two targets (one fake answers both regions with the same fleet), each with far more
     than one 500-query call to make: together they never exceed the hourly budget."""
     budget = 1200
-    async with rig("--cloudwatch", "--cloudwatch-budget", str(budget), "--region", US,
-                   "--region", "eu-west-1", jobs=250, in_progress=200) as (fake, h):
+    async with rig(
+        "--cloudwatch",
+        "--cloudwatch-budget",
+        str(budget),
+        "--region",
+        US,
+        "--region",
+        "eu-west-1",
+        jobs=250,
+        in_progress=200,
+    ) as (fake, h):
         await h.poll()
         results = await h.exporter.poll_cloudwatch()
         for _ in range(2):
@@ -79,8 +105,9 @@ async def test_targets_share_one_budget() -> None:
         s = await h.scrape()
     assert all(r.ok for r in results)
     requested = sum(find(s, "sagemaker_exporter_cloudwatch_metrics_requested_total").values())
-    skipped = sum(find(s, "sagemaker_exporter_cloudwatch_warnings_total",
-                       reason="budget_exhausted").values())
+    skipped = sum(
+        find(s, "sagemaker_exporter_cloudwatch_warnings_total", reason="budget_exhausted").values()
+    )
     assert budget - 10 <= requested <= budget  # whole hosts: at most one host's worth left
     assert skipped > budget  # each target alone wanted more than the whole budget
     assert fake.calls("GetMetricData", "ok") >= 3  # more than one call of 500 queries

@@ -32,9 +32,18 @@ US = "us-east-1"
 ISSUE_12_FAMILIES = {
     J + name
     for name in (
-        "estimated_cost_dollars", "hourly_cost_dollars", "billable_tokens", "progress_epoch",
-        "progress_max_epochs", "progress_step", "progress_steps_per_epoch", "progress_ratio",
-        "max_retry_attempts", "retries", "keep_alive_period_seconds", "mlflow_info",
+        "estimated_cost_dollars",
+        "hourly_cost_dollars",
+        "billable_tokens",
+        "progress_epoch",
+        "progress_max_epochs",
+        "progress_step",
+        "progress_steps_per_epoch",
+        "progress_ratio",
+        "max_retry_attempts",
+        "retries",
+        "keep_alive_period_seconds",
+        "mlflow_info",
     )
 }
 NOW = 1_750_000_000.0
@@ -84,8 +93,16 @@ COST_CASES = [
             "hetero",
             ResourceConfig={
                 "InstanceGroups": [
-                    {"InstanceGroupName": "gpu", "InstanceType": "ml.p4d.24xlarge", "InstanceCount": 2},
-                    {"InstanceGroupName": "data", "InstanceType": "ml.c5.2xlarge", "InstanceCount": 4},
+                    {
+                        "InstanceGroupName": "gpu",
+                        "InstanceType": "ml.p4d.24xlarge",
+                        "InstanceCount": 2,
+                    },
+                    {
+                        "InstanceGroupName": "data",
+                        "InstanceType": "ml.c5.2xlarge",
+                        "InstanceCount": 4,
+                    },
                 ]
             },
             TrainingTimeInSeconds=3600,
@@ -187,13 +204,17 @@ def test_no_price_table_no_cost() -> None:
 def test_missing_price_is_a_counted_warning_once_per_type_and_table() -> None:
     metrics = SelfMetrics()
     book = PriceBook(metrics, PRICES)
-    doc = job("u", ResourceConfig={"InstanceType": "ml.x9.huge", "InstanceCount": 1},
-              BillableTimeInSeconds=60)
+    doc = job(
+        "u",
+        ResourceConfig={"InstanceType": "ml.x9.huge", "InstanceCount": 1},
+        BillableTimeInSeconds=60,
+    )
 
     def missing() -> float | None:
         samples = parse_exposition(metrics.exposition().decode())
-        return value(samples, "sagemaker_exporter_price_missing_total", region=US,
-                     instance_type="ml.x9.huge")
+        return value(
+            samples, "sagemaker_exporter_price_missing_total", region=US, instance_type="ml.x9.huge"
+        )
 
     assert cost_lines(doc, book) == ""
     assert cost_lines(doc, book) == ""
@@ -214,10 +235,14 @@ def test_api_prices_win_over_the_file_and_the_file_fills_gaps() -> None:
     ("info", "ratio"),
     [
         ({"CurrentEpoch": 1, "MaxEpoch": 4}, 0.25),
-        ({"CurrentEpoch": 1, "MaxEpoch": 4, "CurrentStep": 50, "TotalStepCountPerEpoch": 100},
-         0.375),
-        ({"CurrentEpoch": 1, "MaxEpoch": 4, "CurrentStep": 300, "TotalStepCountPerEpoch": 100},
-         0.75),
+        (
+            {"CurrentEpoch": 1, "MaxEpoch": 4, "CurrentStep": 50, "TotalStepCountPerEpoch": 100},
+            0.375,
+        ),
+        (
+            {"CurrentEpoch": 1, "MaxEpoch": 4, "CurrentStep": 300, "TotalStepCountPerEpoch": 100},
+            0.75,
+        ),
         ({"CurrentEpoch": 9, "MaxEpoch": 4}, 1.0),
         ({"CurrentEpoch": 1}, None),
         ({"CurrentStep": 5, "TotalStepCountPerEpoch": 10}, None),
@@ -237,8 +262,12 @@ def test_price_file_lists_every_problem(tmp_path: Path) -> None:
         load_settings(["--region", US, "--price-file", str(bad)], environ={})
     msg = str(err.value)
     assert msg.startswith("--price-file: ")
-    for part in ("as_of", "'cheap' is not a price", "m5.large: not an instance type",
-                 "'Mars': not a region"):
+    for part in (
+        "as_of",
+        "'cheap' is not a price",
+        "m5.large: not an instance type",
+        "'Mars': not a region",
+    ):
         assert part in msg
     assert "\n" not in msg
 
@@ -284,8 +313,12 @@ async def test_new_fields_and_cost_against_moto(
         secondary_status="Training",
         training_start_time=now - 3600,
         training_end_time=None,
-        progress_info={"CurrentEpoch": 2, "MaxEpoch": 4, "CurrentStep": 50,
-                       "TotalStepCountPerEpoch": 100},
+        progress_info={
+            "CurrentEpoch": 2,
+            "MaxEpoch": 4,
+            "CurrentStep": 50,
+            "TotalStepCountPerEpoch": 100,
+        },
         billable_token_count=123456789,
         mlflow_details={"MlflowExperimentId": "17", "MlflowRunId": "run-abc"},
         retry_strategy={"MaximumRetryAttempts": 3},
@@ -304,8 +337,10 @@ async def test_new_fields_and_cost_against_moto(
         training_time_in_seconds=1000,
         billable_time_in_seconds=1000,
         resource_config={
-            "InstancePreferences": [{"InstanceType": "ml.p4d.24xlarge", "InstanceCount": 1},
-                                    {"InstanceType": "ml.g5.2xlarge", "InstanceCount": 3}],
+            "InstancePreferences": [
+                {"InstanceType": "ml.p4d.24xlarge", "InstanceCount": 1},
+                {"InstanceType": "ml.g5.2xlarge", "InstanceCount": 3},
+            ],
             "SelectedInstanceType": "ml.g5.2xlarge",
             "SelectedInstanceCount": 3,
             "KeepAlivePeriodInSeconds": 1800,
@@ -313,15 +348,21 @@ async def test_new_fields_and_cost_against_moto(
         },
     )
     sm.create("unpriced", instance_type="ml.c5.4xlarge")
-    sm.set("unpriced", training_job_status="Completed", secondary_status="Completed",
-           training_time_in_seconds=100, billable_time_in_seconds=100)
+    sm.set(
+        "unpriced",
+        training_job_status="Completed",
+        secondary_status="Completed",
+        training_time_in_seconds=100,
+        billable_time_in_seconds=100,
+    )
     async with exporter_for("--price-file", str(prices)) as h:
         h: Harness
         assert all(r.ok for r in await h.poll())
         text = await h.scrape_text()
         s = parse_exposition(text)
-    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
-                           text=True)
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert {name for name, _ in s} >= ISSUE_12_FAMILIES
     assert {f.name for f in FAMILIES} >= ISSUE_12_FAMILIES
@@ -347,8 +388,10 @@ async def test_new_fields_and_cost_against_moto(
     assert v("progress_ratio", "reserved") is None
     assert v("retries", "reserved") is None  # no RetryStrategy, no retries: no series
     assert v("estimated_cost_dollars", "unpriced") is None
-    assert value(s, "sagemaker_exporter_price_missing_total", region=US,
-                 instance_type="ml.c5.4xlarge") == 1
+    assert (
+        value(s, "sagemaker_exporter_price_missing_total", region=US, instance_type="ml.c5.4xlarge")
+        == 1
+    )
     assert value(s, "sagemaker_exporter_price_table_timestamp_seconds", source="file") == (
         dt.datetime(2025, 6, 1, tzinfo=dt.UTC).timestamp()
     )
@@ -372,8 +415,15 @@ async def test_price_list_api_prices_jobs_and_keeps_the_last_table_on_failure() 
     from exporter.app import Exporter
 
     async with FakeSageMaker(jobs=12, in_progress=4, seed=5, tick_interval=0) as fake:
-        argv = ["--endpoint-url", fake.endpoint_url, "--listen-address", "127.0.0.1:0",
-                "--region", US, "--price-list-api"]
+        argv = [
+            "--endpoint-url",
+            fake.endpoint_url,
+            "--listen-address",
+            "127.0.0.1:0",
+            "--region",
+            US,
+            "--price-list-api",
+        ]
         async with Exporter(load_settings(argv, environ={})) as exp:
             await exp.start_http()
             h = Harness(exp)
@@ -381,19 +431,28 @@ async def test_price_list_api_prices_jobs_and_keeps_the_last_table_on_failure() 
             assert all(r.ok for r in results)
             s = await h.scrape()
             assert fake.pricing.calls >= 1
-            finished = [n for n in fake.job_names() if fake.job(n)["TrainingJobStatus"]
-                        in ("Completed", "Failed", "Stopped")
-                        and fake.job(n).get("BillableTimeInSeconds")
-                        and find(s, J + "info", training_job=n)]  # exported (in retention)
+            finished = [
+                n
+                for n in fake.job_names()
+                if fake.job(n)["TrainingJobStatus"] in ("Completed", "Failed", "Stopped")
+                and fake.job(n).get("BillableTimeInSeconds")
+                and find(s, J + "info", training_job=n)
+            ]  # exported (in retention)
             assert finished
             for name in finished:
                 doc = fake.job(name)
                 rc = doc["ResourceConfig"]
                 groups = rc.get("InstanceGroups") or [rc]
                 seconds = doc["BillableTimeInSeconds"] + doc.get("WarmPoolStatus", {}).get(
-                    "ResourceRetainedBillableTimeInSeconds", 0)
-                want = sum(seconds * g["InstanceCount"]
-                           * fake.pricing.prices[(US, g["InstanceType"])] / 3600 for g in groups)
+                    "ResourceRetainedBillableTimeInSeconds", 0
+                )
+                want = sum(
+                    seconds
+                    * g["InstanceCount"]
+                    * fake.pricing.prices[(US, g["InstanceType"])]
+                    / 3600
+                    for g in groups
+                )
                 got = value(s, J + "estimated_cost_dollars", training_job=name)
                 assert got == pytest.approx(want), name
             stamp = value(s, "sagemaker_exporter_price_table_timestamp_seconds", source="api")
@@ -408,7 +467,8 @@ async def test_price_list_api_prices_jobs_and_keeps_the_last_table_on_failure() 
             assert value(s2, "sagemaker_exporter_price_refreshes_total", result="failure") == 1
             name = finished[0]
             assert value(s2, J + "estimated_cost_dollars", training_job=name) == value(
-                s, J + "estimated_cost_dollars", training_job=name)
+                s, J + "estimated_cost_dollars", training_job=name
+            )
             # A new price reaches finished jobs at the next refresh, without a new describe.
             fake.pricing.fail_next = 0
             for key in list(fake.pricing.prices):
@@ -416,7 +476,8 @@ async def test_price_list_api_prices_jobs_and_keeps_the_last_table_on_failure() 
             assert await exp.price_refresher.refresh()
             s3 = await h.scrape()
             assert value(s3, J + "estimated_cost_dollars", training_job=name) == pytest.approx(
-                2 * value(s, J + "estimated_cost_dollars", training_job=name))
+                2 * value(s, J + "estimated_cost_dollars", training_job=name)
+            )
 
 
 async def test_progress_from_the_fake_matches_its_progress_info() -> None:
@@ -426,8 +487,16 @@ async def test_progress_from_the_fake_matches_its_progress_info() -> None:
     # described), while finished jobs may stay as Search records, which carry no
     # ProgressInfo.
     async with FakeSageMaker(jobs=80, in_progress=60, seed=8, tick_interval=0) as fake:
-        argv = ["--endpoint-url", fake.endpoint_url, "--listen-address", "127.0.0.1:0",
-                "--region", US, "--retention", "30d"]
+        argv = [
+            "--endpoint-url",
+            fake.endpoint_url,
+            "--listen-address",
+            "127.0.0.1:0",
+            "--region",
+            US,
+            "--retention",
+            "30d",
+        ]
         async with Exporter(load_settings(argv, environ={})) as exp:
             await exp.start_http()
             h = Harness(exp)

@@ -51,7 +51,9 @@ def test_template_queue_policy_allows_only_the_rule() -> None:
     assert st["Principal"] == {"Service": "events.amazonaws.com"}
     assert st["Action"] == "sqs:SendMessage"
     assert st["Resource"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
-    assert st["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["StateChangeRule", "Arn"]}}}
+    assert st["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["StateChangeRule", "Arn"]}}
+    }
     assert res["EventsQueuePolicy"]["Properties"]["Queues"] == [{"Ref": "EventsQueue"}]
 
 
@@ -147,7 +149,9 @@ def test_terraform_module_matches_the_template() -> None:
     queues = _tf_blocks(tf, "aws_sqs_queue")
     cfn_queue = res["EventsQueue"]["Properties"]
     assert queues["events"]["message_retention_seconds"] == cfn_queue["MessageRetentionPeriod"]
-    assert queues["events"]["receive_wait_time_seconds"] == cfn_queue["ReceiveMessageWaitTimeSeconds"]
+    assert (
+        queues["events"]["receive_wait_time_seconds"] == cfn_queue["ReceiveMessageWaitTimeSeconds"]
+    )
     assert queues["events"]["visibility_timeout_seconds"] == cfn_queue["VisibilityTimeout"]
     assert (
         queues["dead_letter"]["message_retention_seconds"]

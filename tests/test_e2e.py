@@ -503,10 +503,18 @@ def test_state_change_to_page_event_mode_vs_polling(stack: Stack, polling_stack:
     events = sorted(_change_to_page(stack).values())
     polling = sorted(_change_to_page(polling_stack).values())
     report = {
-        "event_mode": {"pages": len(events), "p50_s": round(_p50(events), 2),
-                       "max_s": round(max(events), 2), "seconds": [round(v, 2) for v in events]},
-        "polling_30s": {"pages": len(polling), "p50_s": round(_p50(polling), 2),
-                        "max_s": round(max(polling), 2), "seconds": [round(v, 2) for v in polling]},
+        "event_mode": {
+            "pages": len(events),
+            "p50_s": round(_p50(events), 2),
+            "max_s": round(max(events), 2),
+            "seconds": [round(v, 2) for v in events],
+        },
+        "polling_30s": {
+            "pages": len(polling),
+            "p50_s": round(_p50(polling), 2),
+            "max_s": round(max(polling), 2),
+            "seconds": [round(v, 2) for v in polling],
+        },
     }
     path = Path(stack.workdir) / "change_to_page.json"
     path.write_text(json.dumps(report, indent=2), encoding="utf-8")

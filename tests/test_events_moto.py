@@ -102,13 +102,21 @@ def detail(
         "HyperParameters": {"password": CANARY},
         "Environment": {"API_TOKEN": CANARY},
         "AlgorithmSpecification": {"TrainingImage": "img:1", "TrainingInputMode": "File"},
-        "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        "ResourceConfig": {
+            "InstanceType": "ml.g5.xlarge",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 50,
+        },
         "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
         "CreationTime": ms(created, style),
         "TrainingStartTime": ms(created + 60, style),
         "LastModifiedTime": ms(modified, style),
         "SecondaryStatusTransitions": [
-            {"Status": "Starting", "StartTime": ms(created, style), "EndTime": ms(created + 60, style)},
+            {
+                "Status": "Starting",
+                "StartTime": ms(created, style),
+                "EndTime": ms(created + 60, style),
+            },
             {"Status": secondary, "StartTime": ms(modified, style)},
         ],
         "Tags": {"team": "nlp", "owner": "someone"},
@@ -174,27 +182,50 @@ async def test_failed_event_shows_before_the_next_poll(
 ) -> None:
     now = time.time()
     sm.create("job-fail", tags={"team": "nlp"})
-    sm.set("job-fail", training_job_status="InProgress", secondary_status="Training",
-           modified=now - 60)
+    sm.set(
+        "job-fail", training_job_status="InProgress", secondary_status="Training", modified=now - 60
+    )
     async with running(exporter_for, "--events-queue-url", bus.url, *HOUR) as h:
         first = await until(h, lambda s: status_of(s, "job-fail") == "InProgress", "first poll")
         assert polls(first) == 1
         # SageMaker changes the job and says so on EventBridge.
         changed = time.time()
-        sm.set("job-fail", training_job_status="Failed", secondary_status="Failed",
-               failure_reason="AlgorithmError: boom", training_end_time=changed, modified=changed)
-        bus.put(detail("job-fail", "Failed", "Failed", changed, "str",
-                       FailureReason="AlgorithmError: boom", TrainingEndTime=ms(changed)))
+        sm.set(
+            "job-fail",
+            training_job_status="Failed",
+            secondary_status="Failed",
+            failure_reason="AlgorithmError: boom",
+            training_end_time=changed,
+            modified=changed,
+        )
+        bus.put(
+            detail(
+                "job-fail",
+                "Failed",
+                "Failed",
+                changed,
+                "str",
+                FailureReason="AlgorithmError: boom",
+                TrainingEndTime=ms(changed),
+            )
+        )
         s = await until(h, lambda s: status_of(s, "job-fail") == "Failed", "the Failed event")
         seen = time.time() - changed
         assert polls(s) == 1, "only the event could have brought this"
         assert seen < 5, seen
-        assert value(s, "sagemaker_training_job_failure_info", training_job="job-fail",
-                     category="AlgorithmError") == 1
-        assert value(s, "sagemaker_training_job_training_end_timestamp_seconds",
-                     training_job="job-fail") == pytest.approx(changed, abs=0.001)
-        assert value(s, "sagemaker_training_job_tags", training_job="job-fail",
-                     tag_team="nlp") == 1
+        assert (
+            value(
+                s,
+                "sagemaker_training_job_failure_info",
+                training_job="job-fail",
+                category="AlgorithmError",
+            )
+            == 1
+        )
+        assert value(
+            s, "sagemaker_training_job_training_end_timestamp_seconds", training_job="job-fail"
+        ) == pytest.approx(changed, abs=0.001)
+        assert value(s, "sagemaker_training_job_tags", training_job="job-fail", tag_team="nlp") == 1
         assert events(s, "applied") == 1
         lag = value(s, "sagemaker_exporter_event_lag_seconds_count")
         assert lag == 1
@@ -208,8 +239,7 @@ async def test_a_job_never_polled_arrives_by_event(
         # created after the only poll; its events are the only news of it
         t = time.time()
         sm.create("job-new", tags={"team": "nlp"})
-        sm.set("job-new", training_job_status="InProgress", secondary_status="Starting",
-               modified=t)
+        sm.set("job-new", training_job_status="InProgress", secondary_status="Starting", modified=t)
         bus.put(detail("job-new", "InProgress", "Starting", t, "int"))
         s = await until(h, lambda s: status_of(s, "job-new") == "InProgress", "a new job")
         assert value(s, "sagemaker_training_job_instances", training_job="job-new") == 1
@@ -223,20 +253,38 @@ async def test_duplicates_and_reordering_leave_the_newest_state(
 ) -> None:
     t0 = time.time() - 300
     sm.create("job-order")
-    sm.set("job-order", training_job_status="Completed", secondary_status="Completed",
-           modified=t0 + 200, training_end_time=t0 + 200)
+    sm.set(
+        "job-order",
+        training_job_status="Completed",
+        secondary_status="Completed",
+        modified=t0 + 200,
+        training_end_time=t0 + 200,
+    )
     async with running(exporter_for, "--events-queue-url", bus.url, *HOUR) as h:
         await until(h, lambda s: status_of(s, "job-order") == "Completed", "first poll")
-        newest = detail("job-order", "Completed", "Completed", t0 + 200, "float",
-                        TrainingEndTime=ms(t0 + 200, "float"))
+        newest = detail(
+            "job-order",
+            "Completed",
+            "Completed",
+            t0 + 200,
+            "float",
+            TrainingEndTime=ms(t0 + 200, "float"),
+        )
         older = detail("job-order", "InProgress", "Training", t0 + 100, "int")
         oldest = detail("job-order", "InProgress", "Starting", t0, "str")
         # newest, then older ones, then the newest again (AWS may send several per change)
         bus.put(newest, older, oldest, newest, older)
         s = await until(h, lambda s: events(s, "stale") + events(s, "applied") == 5, "5 events")
         assert status_of(s, "job-order") == "Completed"
-        assert value(s, "sagemaker_training_job_secondary_status", training_job="job-order",
-                     secondary_status="Completed") == 1
+        assert (
+            value(
+                s,
+                "sagemaker_training_job_secondary_status",
+                training_job="job-order",
+                secondary_status="Completed",
+            )
+            == 1
+        )
         # The first copy of the newest event carries the event's own view of the job (same
         # LastModifiedTime as the polled record): applied once. Its duplicate and every
         # older event change nothing.
@@ -245,22 +293,29 @@ async def test_duplicates_and_reordering_leave_the_newest_state(
 
 
 async def test_poison_messages_are_counted_and_the_loop_goes_on(
-    sm: MotoSageMaker, bus: EventBus, exporter_for: Callable[..., Any],
+    sm: MotoSageMaker,
+    bus: EventBus,
+    exporter_for: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     async with running(exporter_for, "--events-queue-url", bus.url, *HOUR) as h:
         bus.sqs.send_message(QueueUrl=bus.url, MessageBody=f"not json {CANARY}")
         bus.sqs.send_message(
             QueueUrl=bus.url,
-            MessageBody=json.dumps({
-                "source": "aws.sagemaker",
-                "detail-type": "SageMaker Training Job State Change",
-                "detail": {"HyperParameters": {"password": CANARY}},
-            }),
+            MessageBody=json.dumps(
+                {
+                    "source": "aws.sagemaker",
+                    "detail-type": "SageMaker Training Job State Change",
+                    "detail": {"HyperParameters": {"password": CANARY}},
+                }
+            ),
         )
         # a rule with a broader pattern could deliver other events: counted as ignored
-        other = {"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification",
-                 "detail": {"state": "running"}}
+        other = {
+            "source": "aws.ec2",
+            "detail-type": "EC2 Instance State-change Notification",
+            "detail": {"state": "running"},
+        }
         bus.sqs.send_message(QueueUrl=bus.url, MessageBody=json.dumps(other))
         sm.create("job-after")
         t = time.time()
@@ -289,8 +344,9 @@ async def test_queue_vanishing_falls_back_to_polling_and_recovers(
 ) -> None:
     flags = ("--poll-interval", "1s", "--events-poll-interval", "1h")
     async with running(exporter_for, "--events-queue-url", bus.url, *flags) as h:
-        s = await until(h, lambda s: value(s, "sagemaker_exporter_poll_interval_seconds") == 3600,
-                        "event mode")
+        s = await until(
+            h, lambda s: value(s, "sagemaker_exporter_poll_interval_seconds") == 3600, "event mode"
+        )
         # a poll that began before the switch may still be finishing: let it
         settled = -1.0
         for _ in range(10):
@@ -303,34 +359,45 @@ async def test_queue_vanishing_falls_back_to_polling_and_recovers(
         assert polls(await h.scrape()) == settled, "no polling while events flow"
 
         bus.sqs.delete_queue(QueueUrl=bus.url)
-        s = await until(h, lambda s: value(s, "sagemaker_exporter_events_up") == 0, "down",
-                        timeout=30)
+        s = await until(
+            h, lambda s: value(s, "sagemaker_exporter_events_up") == 0, "down", timeout=30
+        )
         assert value(s, "sagemaker_exporter_poll_interval_seconds") == 1
-        assert value(s, "sagemaker_exporter_events_receive_errors_total",
-                     outcome="client_error") >= 1
+        assert (
+            value(s, "sagemaker_exporter_events_receive_errors_total", outcome="client_error") >= 1
+        )
         # polling alone keeps the store current meanwhile
         sm.create("job-while-down")
         sm.set("job-while-down", training_job_status="InProgress", secondary_status="Training")
-        s = await until(h, lambda s: status_of(s, "job-while-down") == "InProgress",
-                        "a poll to see a new job", timeout=10)
+        s = await until(
+            h,
+            lambda s: status_of(s, "job-while-down") == "InProgress",
+            "a poll to see a new job",
+            timeout=10,
+        )
 
         assert bus.create_queue() == bus.url  # the queue comes back
-        s = await until(h, lambda s: value(s, "sagemaker_exporter_events_up") == 1, "up again",
-                        timeout=30)
+        s = await until(
+            h, lambda s: value(s, "sagemaker_exporter_events_up") == 1, "up again", timeout=30
+        )
         assert value(s, "sagemaker_exporter_poll_interval_seconds") == 3600
         t = time.time()
-        sm.set("job-while-down", training_job_status="Stopped", secondary_status="Stopped",
-               modified=t)
+        sm.set(
+            "job-while-down", training_job_status="Stopped", secondary_status="Stopped", modified=t
+        )
         bus.put(detail("job-while-down", "Stopped", "Stopped", t, "int"))
         await until(h, lambda s: status_of(s, "job-while-down") == "Stopped", "events again")
 
 
 async def test_event_hyperparameters_reach_no_metric_model_or_log(
-    sm: MotoSageMaker, bus: EventBus, exporter_for: Callable[..., Any],
+    sm: MotoSageMaker,
+    bus: EventBus,
+    exporter_for: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    async with running(exporter_for, "--events-queue-url", bus.url, *HOUR,
-                       "--log-level", "debug") as h:
+    async with running(
+        exporter_for, "--events-queue-url", bus.url, *HOUR, "--log-level", "debug"
+    ) as h:
         sm.create("job-secret")
         t = time.time()
         bus.put(detail("job-secret", "InProgress", "Training", t, "float"))

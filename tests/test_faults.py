@@ -55,8 +55,9 @@ async def rig(
         if "--region" not in flags:
             argv += ["--region", US]
         exp = Exporter(load_settings(argv, environ={}))
-        aws = replace(exp.plan.aws, connect_timeout=timeout, read_timeout=timeout,
-                      max_attempts=max_attempts)
+        aws = replace(
+            exp.plan.aws, connect_timeout=timeout, read_timeout=timeout, max_attempts=max_attempts
+        )
         exp.plan = Plan(exp.plan.targets, aws)
         async with exp:
             await exp.start_http()
@@ -76,10 +77,20 @@ def statuses(s: Samples, region: str = US) -> dict[str, tuple[str, str]]:
     return out
 
 
-def attempts(s: Samples, op: str, outcome: str, region: str = US,
-             account_id: str = ACCOUNT) -> float:
-    return value(s, "sagemaker_exporter_api_requests_total", operation=op, outcome=outcome,
-                 region=region, account_id=account_id) or 0.0
+def attempts(
+    s: Samples, op: str, outcome: str, region: str = US, account_id: str = ACCOUNT
+) -> float:
+    return (
+        value(
+            s,
+            "sagemaker_exporter_api_requests_total",
+            operation=op,
+            outcome=outcome,
+            region=region,
+            account_id=account_id,
+        )
+        or 0.0
+    )
 
 
 def problems(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
@@ -137,8 +148,7 @@ async def test_fault_keeps_last_good_data_and_recovers(
 
             s = await h.scrape()  # the HTTP answer itself is checked by scrape (200)
             assert value(s, "sagemaker_exporter_target_up") == 0
-            assert (value(s, "sagemaker_exporter_last_successful_poll_timestamp_seconds")
-                    == good_at)
+            assert value(s, "sagemaker_exporter_last_successful_poll_timestamp_seconds") == good_at
             assert value(s, "sagemaker_exporter_polls_total", result="failure") == 1
             # Every attempt the fake answered (retries included) is counted with the outcome.
             assert attempts(s, op, outcome) == served
@@ -155,8 +165,9 @@ async def test_fault_keeps_last_good_data_and_recovers(
             assert again.ok, again.errors
             s = await h.scrape()
             assert value(s, "sagemaker_exporter_target_up") == 1
-            assert (value(s, "sagemaker_exporter_last_successful_poll_timestamp_seconds")
-                    or 0) > good_at
+            assert (
+                value(s, "sagemaker_exporter_last_successful_poll_timestamp_seconds") or 0
+            ) > good_at
             now = statuses(s)
             for name in changed:
                 doc = fake.job(name)
@@ -204,9 +215,16 @@ async def test_scrapes_during_the_backfill_each_see_one_consistent_batch() -> No
     """The backfill commits in batches: running jobs show first, every scrape is one
     consistent snapshot (tracked_jobs and pending agree with the body) and passes the
     parser. Search is denied here, so every job is described (the slow path)."""
-    async with rig("--retention", "3650d", "--max-concurrency", "8",
-                   jobs=60, in_progress=20, timeout=10.0,
-                   latency_ms_by_op={"DescribeTrainingJob": 300.0}) as (fake, h):
+    async with rig(
+        "--retention",
+        "3650d",
+        "--max-concurrency",
+        "8",
+        jobs=60,
+        in_progress=20,
+        timeout=10.0,
+        latency_ms_by_op={"DescribeTrainingJob": 300.0},
+    ) as (fake, h):
         fake.inject("access_denied", operation="Search")
         running = set(fake.job_names("InProgress")) | set(fake.job_names("Stopping"))
         poll = asyncio.create_task(h.poll())
@@ -263,8 +281,7 @@ async def test_one_failing_region_does_not_stop_the_other() -> None:
         assert value(s, "sagemaker_exporter_target_up", region=US) == 1
         assert statuses(s, US)
         assert not statuses(s, EU)
-        assert (value(s, "sagemaker_exporter_polls_total", region=EU, result="success")
-                or 0) == 0
+        assert (value(s, "sagemaker_exporter_polls_total", region=EU, result="success") or 0) == 0
 
 
 async def test_one_failing_account_does_not_stop_the_other() -> None:
@@ -278,18 +295,37 @@ async def test_one_failing_account_does_not_stop_the_other() -> None:
         assert find(s, J + "info", account_id=ACCOUNT)
         assert not find(s, J + "info", account_id=OTHER_ACCOUNT)
         assert attempts(s, "ListTrainingJobs", "client_error") == 0
-        assert attempts(s, "ListTrainingJobs", "client_error",
-                        account_id=OTHER_ACCOUNT) == fake.calls("ListTrainingJobs", "error") > 0
+        assert (
+            attempts(s, "ListTrainingJobs", "client_error", account_id=OTHER_ACCOUNT)
+            == fake.calls("ListTrainingJobs", "error")
+            > 0
+        )
 
 
 async def test_sigterm_during_a_poll_exits_cleanly() -> None:
-    async with FakeSageMaker(jobs=40, in_progress=10, seed=3, tick_interval=0,
-                             latency_ms_by_op={"DescribeTrainingJob": 5000}) as fake:
+    async with FakeSageMaker(
+        jobs=40,
+        in_progress=10,
+        seed=3,
+        tick_interval=0,
+        latency_ms_by_op={"DescribeTrainingJob": 5000},
+    ) as fake:
         env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "exporter.cli", "--endpoint-url", fake.endpoint_url,
-            "--region", US, "--listen-address", "127.0.0.1:0", "--log-format", "json",
-            stderr=asyncio.subprocess.PIPE, env=env)
+            sys.executable,
+            "-m",
+            "exporter.cli",
+            "--endpoint-url",
+            fake.endpoint_url,
+            "--region",
+            US,
+            "--listen-address",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
         try:
             assert proc.stderr is not None
             deadline = time.monotonic() + 20

@@ -153,8 +153,15 @@ def test_routing_falls_back_to_the_envelope_without_an_arn() -> None:
         (body("a string"), "malformed"),
         (body({"TrainingJobStatus": "Failed"}), "malformed"),
         (body({"TrainingJobName": "x"}), "malformed"),
-        (body({"TrainingJobName": "x", "TrainingJobStatus": "Failed"}, resources=[],
-              account=None, region=None), "malformed"),
+        (
+            body(
+                {"TrainingJobName": "x", "TrainingJobStatus": "Failed"},
+                resources=[],
+                account=None,
+                region=None,
+            ),
+            "malformed",
+        ),
     ],
 )
 def test_rejections(raw: str | bytes, outcome: str) -> None:
@@ -191,12 +198,17 @@ def test_merge_keeps_what_an_event_lacks() -> None:
         tags=(("team", "nlp"),),
     )
     event = TrainingJob(
-        name="j", status="Failed", secondary_status="Failed", last_modified=200.0,
+        name="j",
+        status="Failed",
+        secondary_status="Failed",
+        last_modified=200.0,
         failure_reason="ClientError: bad input",
     )
     merged = merge_event(described, event)
     assert (merged.status, merged.secondary_status, merged.last_modified) == (
-        "Failed", "Failed", 200.0,
+        "Failed",
+        "Failed",
+        200.0,
     )
     assert merged.failure_reason == "ClientError: bad input"
     assert merged.final_metrics == described.final_metrics

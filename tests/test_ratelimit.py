@@ -38,7 +38,10 @@ class Quota:
 
 
 def simulate(
-    quota: float, seconds: float, latency: float = 0.05, initial: float = 10.0,
+    quota: float,
+    seconds: float,
+    latency: float = 0.05,
+    initial: float = 10.0,
     storm: tuple[float, float] | None = None,
 ) -> list[tuple[float, bool]]:
     """(send time, throttled) of every call a saturated caller makes in `seconds`."""

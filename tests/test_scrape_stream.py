@@ -58,8 +58,9 @@ async def test_head_gets_the_length_and_no_body() -> None:
         got = {}
         for method in ("HEAD", "GET"):
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            writer.write(b"%s /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                         % method.encode())
+            writer.write(
+                b"%s /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % method.encode()
+            )
             got[method] = (await reader.read()).partition(b"\r\n\r\n")
             writer.close()
     finally:

@@ -51,14 +51,22 @@ def test_trend_needs_three_points() -> None:
 def test_replace_section_appends_once_then_replaces() -> None:
     doc = "# Benchmarks\n\ntext\n"
     once = replace_section(doc, "soak-fake", "first")
-    assert once == "# Benchmarks\n\ntext\n\n<!-- soak-fake:begin -->\nfirst\n<!-- soak-fake:end -->\n"
+    assert (
+        once == "# Benchmarks\n\ntext\n\n<!-- soak-fake:begin -->\nfirst\n<!-- soak-fake:end -->\n"
+    )
     twice = replace_section(once + "after\n", "soak-fake", "second\n")
     assert twice == once.replace("first", "second") + "after\n"
 
 
 def _event(kind: str, region: str, account: str, ts: str, duration: float) -> dict[str, object]:
-    return {"event": kind, "region": region, "account_id": account, "timestamp": ts,
-            "duration_s": duration, "listed": 0}
+    return {
+        "event": kind,
+        "region": region,
+        "account_id": account,
+        "timestamp": ts,
+        "duration_s": duration,
+        "listed": 0,
+    }
 
 
 def test_poll_events_take_the_start_from_the_log_time_minus_the_duration() -> None:
@@ -96,8 +104,11 @@ def test_cadence_counts_late_gaps_and_skips_excluded_targets() -> None:
 
 
 def test_phase_offsets_are_stable_per_target_and_spread_over_the_interval() -> None:
-    keys = [f"{r}/{100000000000 + i}" for i in range(50)
-            for r in ("us-east-1", "eu-west-1", "us-west-2", "ap-northeast-1")]
+    keys = [
+        f"{r}/{100000000000 + i}"
+        for i in range(50)
+        for r in ("us-east-1", "eu-west-1", "us-west-2", "ap-northeast-1")
+    ]
     offsets = [phase_offset(k, 30.0) for k in keys]
     assert offsets == [phase_offset(k, 30.0) for k in keys]
     assert all(0.0 <= o < 30.0 for o in offsets)

@@ -90,21 +90,37 @@ async def test_precompress_leaves_nothing_for_the_scrape() -> None:
 # -- compact records, splicing, plain bodies ---------------------------------------------
 # Names that stress the splice: escapes, a name that is a prefix of another, and one that
 # spells a label set (its quotes are escaped, so it can never look like a line's start).
-NAMES = ["ru", "run", "run2", 'a"b', "a\\b", "a\nb", "é🚀", 'x{training_job="run"}',
-         *(f"job-{i}" for i in range(40))]
-CTXS = {t: RenderContext("us-east-1", acct, 1_800_000_000.0, ("team",))
-        for t, acct in (("a", "111111111111"), ("b", "222222222222"))}
+NAMES = [
+    "ru",
+    "run",
+    "run2",
+    'a"b',
+    "a\\b",
+    "a\nb",
+    "é🚀",
+    'x{training_job="run"}',
+    *(f"job-{i}" for i in range(40)),
+]
+CTXS = {
+    t: RenderContext("us-east-1", acct, 1_800_000_000.0, ("team",))
+    for t, acct in (("a", "111111111111"), ("b", "222222222222"))
+}
 
 
 def rich(name: str, status: str, rng: random.Random) -> TrainingJob:
     """A job whose samples change with every draw, in most families."""
     return TrainingJob(
-        name=name, arn=f"arn:aws:sagemaker:us-east-1:1:training-job/{name}", status=status,
+        name=name,
+        arn=f"arn:aws:sagemaker:us-east-1:1:training-job/{name}",
+        status=status,
         secondary_status=rng.choice(["Training", "Uploading", "Completed"]),
         failure_reason="AlgorithmError: boom" if status == "Failed" else "",
-        training_image="1.dkr.ecr.us-east-1.amazonaws.com/img:1", instance_type="ml.m5.xlarge",
+        training_image="1.dkr.ecr.us-east-1.amazonaws.com/img:1",
+        instance_type="ml.m5.xlarge",
         instance_groups=(InstanceGroup("", "ml.m5.xlarge", rng.randint(1, 4)),),
-        created=1.0, training_start=2.0 + rng.random(), last_modified=3.0,
+        created=1.0,
+        training_start=2.0 + rng.random(),
+        last_modified=3.0,
         training_end=None if status in ("InProgress", "Stopping") else 50.0,
         transitions=(Transition("Starting", 1.0, 2.0), Transition("Training", 2.0, None)),
         final_metrics=(FinalMetric("validation:auc", rng.random(), 40.0),),
@@ -121,7 +137,9 @@ def rendered_alone(live: dict[tuple[str, str], tuple[TrainingJob, RenderContext]
     )
 
 
-def same_samples(s: JobStore, live: dict[tuple[str, str], tuple[TrainingJob, RenderContext]]) -> None:
+def same_samples(
+    s: JobStore, live: dict[tuple[str, str], tuple[TrainingJob, RenderContext]]
+) -> None:
     plain = s.exposition()
     assert gzip.decompress(s.exposition_gzip()) == plain
     assert parse_exposition(plain.decode()) == parse_exposition(rendered_alone(live).decode())
@@ -208,8 +226,13 @@ def test_a_job_moves_between_hot_and_cold_segments() -> None:
         s.upsert("a", job, CTXS["a"])
         live[("a", job.name)] = (job, CTXS["a"])
     s.exposition_gzip()
-    for name, status in [("j1", "Completed"), ("j0", "Stopping"), ("j1", "InProgress"),
-                         ("j2", "Failed"), ("j3", "Stopped")]:
+    for name, status in [
+        ("j1", "Completed"),
+        ("j0", "Stopping"),
+        ("j1", "InProgress"),
+        ("j2", "Failed"),
+        ("j3", "Stopped"),
+    ]:
         job = rich(name, status, rng)
         s.upsert("a", job, CTXS["a"])
         live[("a", name)] = (job, CTXS["a"])
@@ -242,4 +265,3 @@ async def test_plain_bodies_are_kept_only_while_plain_scrapes_come() -> None:
     await s.precompress()
     assert all(seg.plain is None for seg in s._segments)
     same_samples(s, live)
-

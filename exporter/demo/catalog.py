@@ -40,7 +40,7 @@ CLIENT_ERRORS = (
     "ClientError: Artifact upload failed:Insufficient disk space on the training volume",
 )
 ALGORITHM_ERRORS = (
-    "AlgorithmError: ExecuteUserScriptError: Command \"/usr/local/bin/python3.10 train.py\" "
+    'AlgorithmError: ExecuteUserScriptError: Command "/usr/local/bin/python3.10 train.py" '
     "exited with code 1: torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate "
     "2.00 GiB",
     "AlgorithmError: framework error: ValueError: Input contains NaN, infinity or a value too "
@@ -86,38 +86,60 @@ _ECR = "763104351884.dkr.ecr.{region}.amazonaws.com"
 
 WORKLOADS: tuple[Workload, ...] = (
     Workload(
-        "recsys", "ctr-ranking", "xgb-ctr",
-        "683313688378.dkr.ecr.{region}.amazonaws.com/sagemaker-xgboost:1.7-1", "File",
+        "recsys",
+        "ctr-ranking",
+        "xgb-ctr",
+        "683313688378.dkr.ecr.{region}.amazonaws.com/sagemaker-xgboost:1.7-1",
+        "File",
         ("ml.m5.xlarge", "ml.c5.4xlarge"),
-        (Metric("train:loss", 0.69, 0.21), Metric("validation:auc", 0.61, 0.93),
-         Metric("validation:accuracy", 0.57, 0.89)),
-        (("max_depth", "8"), ("eta", "0.2"), ("num_round", "400"),
-         ("objective", "binary:logistic")),
+        (
+            Metric("train:loss", 0.69, 0.21),
+            Metric("validation:auc", 0.61, 0.93),
+            Metric("validation:accuracy", 0.57, 0.89),
+        ),
+        (
+            ("max_depth", "8"),
+            ("eta", "0.2"),
+            ("num_round", "400"),
+            ("objective", "binary:logistic"),
+        ),
     ),
     Workload(
-        "vision", "defect-detection", "resnet50-finetune",
-        _ECR + "/pytorch-training:2.3.0-gpu-py311-cu121-ubuntu20.04-sagemaker", "FastFile",
+        "vision",
+        "defect-detection",
+        "resnet50-finetune",
+        _ECR + "/pytorch-training:2.3.0-gpu-py311-cu121-ubuntu20.04-sagemaker",
+        "FastFile",
         ("ml.g5.2xlarge", "ml.g5.12xlarge", "ml.p3.2xlarge"),
         (Metric("train:loss", 2.3, 0.18), Metric("validation:accuracy", 0.12, 0.94)),
         (("epochs", "30"), ("lr", "0.0003"), ("batch_size", "64")),
     ),
     Workload(
-        "nlp", "support-assistant", "llama-8b-sft",
-        _ECR + "/huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121", "File",
+        "nlp",
+        "support-assistant",
+        "llama-8b-sft",
+        _ECR + "/huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121",
+        "File",
         ("ml.p4d.24xlarge", "ml.trn1.32xlarge", "ml.g5.12xlarge"),
         (Metric("train:loss", 2.9, 1.05), Metric("validation:loss", 3.0, 1.31)),
         (("epochs", "3"), ("learning_rate", "2e-5"), ("lora_r", "16")),
     ),
     Workload(
-        "forecasting", "demand-planning", "deepar-demand",
-        "522234722520.dkr.ecr.{region}.amazonaws.com/forecasting-deepar:1", "Pipe",
+        "forecasting",
+        "demand-planning",
+        "deepar-demand",
+        "522234722520.dkr.ecr.{region}.amazonaws.com/forecasting-deepar:1",
+        "Pipe",
         ("ml.c5.4xlarge", "ml.m5.xlarge"),
         (Metric("train:loss", 1.9, 0.62), Metric("validation:accuracy", 0.41, 0.83)),
         (("context_length", "72"), ("prediction_length", "24"), ("epochs", "200")),
     ),
     Workload(
-        "risk", "fraud-scoring", "tabular-gbm",
-        "", "File",
+        "risk",
+        "fraud-scoring",
+        "tabular-gbm",
+        "",
+        "File",
         ("ml.m5.xlarge", "ml.c5.4xlarge"),
         (Metric("train:loss", 0.52, 0.11), Metric("validation:auc", 0.7, 0.97)),
         (("num_boost_round", "600"), ("learning_rate", "0.05")),

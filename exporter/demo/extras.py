@@ -38,8 +38,11 @@ def progress_info(plan: JobPlan, now: datetime) -> dict[str, int] | None:
         spans.append((s, t, t + timedelta(seconds=s.seconds)))
         t += timedelta(seconds=s.seconds)
     total = sum(s.seconds for s in plan.steps if s.status == TRAINING)
-    done = sum(max(0.0, (min(end, now) - start).total_seconds())
-               for s, start, end in spans if s.status == TRAINING and start <= now)
+    done = sum(
+        max(0.0, (min(end, now) - start).total_seconds())
+        for s, start, end in spans
+        if s.status == TRAINING and start <= now
+    )
     if total <= 0 or done <= 0:
         return None
     if plan.metric_freeze is not None:
@@ -48,16 +51,22 @@ def progress_info(plan: JobPlan, now: datetime) -> dict[str, int] | None:
     max_epoch = _epochs(plan)
     steps = int(min(1.0, done / total) * max_epoch * STEPS_PER_EPOCH)
     epoch, step = divmod(steps, STEPS_PER_EPOCH)
-    return {"CurrentEpoch": epoch, "MaxEpoch": max_epoch, "CurrentStep": step,
-            "TotalStepCountPerEpoch": STEPS_PER_EPOCH}
+    return {
+        "CurrentEpoch": epoch,
+        "MaxEpoch": max_epoch,
+        "CurrentStep": step,
+        "TotalStepCountPerEpoch": STEPS_PER_EPOCH,
+    }
 
 
 def snapshot(plan: JobPlan, now: datetime) -> tuple[dict[str, Any], datetime]:
     view, last = plan_mod.snapshot(plan, now)
     if dict(plan.tags).get("team") == PROGRESS_TEAM:
         view["progress_info"] = progress_info(plan, now)
-        view["mlflow_details"] = {"MlflowExperimentId": str(100 + len(plan.name) % 7),
-                                  "MlflowRunId": plan.name[-8:]}
+        view["mlflow_details"] = {
+            "MlflowExperimentId": str(100 + len(plan.name) % 7),
+            "MlflowRunId": plan.name[-8:],
+        }
         view["retry_strategy"] = {"MaximumRetryAttempts": 2}
     return view, last
 
@@ -67,18 +76,31 @@ class Tracked(Protocol):
     view: dict[str, Any]
 
 
-_COUNTER = {"InProgress": "InProgress", "Stopping": "InProgress", "Completed": "Completed",
-            "Failed": "NonRetryableError", "Stopped": "Stopped"}
-_OBJECTIVE = {"InProgress": "Pending", "Stopping": "Pending", "Completed": "Succeeded",
-              "Failed": "Failed", "Stopped": "Failed"}
+_COUNTER = {
+    "InProgress": "InProgress",
+    "Stopping": "InProgress",
+    "Completed": "Completed",
+    "Failed": "NonRetryableError",
+    "Stopped": "Stopped",
+}
+_OBJECTIVE = {
+    "InProgress": "Pending",
+    "Stopping": "Pending",
+    "Completed": "Succeeded",
+    "Failed": "Failed",
+    "Stopped": "Failed",
+}
 
 
 def tuning_fields(trials: list[Tracked]) -> tuple[dict[str, Any], str]:
     """A tuning job's describe fields from its trials' views, and its objective metric."""
-    metric = next((m.name for m in trials[0].plan.metrics if m.name.startswith("validation:")),
-                  trials[0].plan.metrics[0].name if trials[0].plan.metrics else "objective")
-    counters = dict.fromkeys(("Completed", "InProgress", "RetryableError", "NonRetryableError",
-                              "Stopped"), 0)
+    metric = next(
+        (m.name for m in trials[0].plan.metrics if m.name.startswith("validation:")),
+        trials[0].plan.metrics[0].name if trials[0].plan.metrics else "objective",
+    )
+    counters = dict.fromkeys(
+        ("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped"), 0
+    )
     objectives = dict.fromkeys(("Succeeded", "Pending", "Failed"), 0)
     best: tuple[float, str] | None = None
     ends: list[datetime] = []
@@ -107,11 +129,17 @@ def tuning_fields(trials: list[Tracked]) -> tuple[dict[str, Any], str]:
     }
     if best is not None:
         fields["best_training_job"] = {
-            "TrainingJobName": best[1], "TrainingJobStatus": "Completed",
+            "TrainingJobName": best[1],
+            "TrainingJobStatus": "Completed",
             "TrainingJobArn": f"arn:aws:sagemaker:::training-job/{best[1]}",
-            "CreationTime": min(t.plan.created for t in trials), "TunedHyperParameters": {},
+            "CreationTime": min(t.plan.created for t in trials),
+            "TunedHyperParameters": {},
             "FinalHyperParameterTuningJobObjectiveMetric": {
-                "Type": "Maximize", "MetricName": metric, "Value": best[0]}}
+                "Type": "Maximize",
+                "MetricName": metric,
+                "Value": best[0],
+            },
+        }
     return fields, metric
 
 
@@ -135,17 +163,22 @@ class DemoTuning:
                 continue
             account, region, name = key
             store = self._stores.setdefault((account, region), TuningJobStore(account, region))
-            config = {"Strategy": "Bayesian",
-                      "HyperParameterTuningJobObjective": {"Type": "Maximize",
-                                                           "MetricName": metric},
-                      "ResourceLimits": {"MaxNumberOfTrainingJobs": max(20, len(trials)),
-                                         "MaxParallelTrainingJobs": 4}}
+            config = {
+                "Strategy": "Bayesian",
+                "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": metric},
+                "ResourceLimits": {
+                    "MaxNumberOfTrainingJobs": max(20, len(trials)),
+                    "MaxParallelTrainingJobs": 4,
+                },
+            }
             first = trials[0].plan.static
-            definition = {"AlgorithmSpecification": first.get("algorithm_specification"),
-                          "RoleArn": first.get("role_arn"),
-                          "OutputDataConfig": first.get("output_data_config"),
-                          "ResourceConfig": first.get("resource_config"),
-                          "StoppingCondition": first.get("stopping_condition")}
+            definition = {
+                "AlgorithmSpecification": first.get("algorithm_specification"),
+                "RoleArn": first.get("role_arn"),
+                "OutputDataConfig": first.get("output_data_config"),
+                "ResourceConfig": first.get("resource_config"),
+                "StoppingCondition": first.get("stopping_condition"),
+            }
             store.upsert(name, config, definition, fields, now)
             self._written[key] = fields
 

@@ -73,8 +73,12 @@ class DemoEnvironment:
     targets: list[DemoTarget]
 
     def __init__(
-        self, *, seed: int = 1, speed: float = 30.0,
-        regions: tuple[str, ...] = ("us-east-1", "eu-west-1"), events: bool = False,
+        self,
+        *,
+        seed: int = 1,
+        speed: float = 30.0,
+        regions: tuple[str, ...] = ("us-east-1", "eu-west-1"),
+        events: bool = False,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -127,7 +131,9 @@ class DemoEnvironment:
             self.endpoint_url = self._server.endpoint_url
             if self._events_on:
                 self._events = DemoEvents(
-                    self.endpoint_url, self.access_key_id, self.secret_access_key,
+                    self.endpoint_url,
+                    self.access_key_id,
+                    self.secret_access_key,
                     [(t.region, t.role_arn) for t in self.targets],
                 )
                 self.queue_urls = list(self._events.queue_urls)
@@ -137,8 +143,7 @@ class DemoEnvironment:
             self._tuning.update(self._jobs.values(), now)
             self._next_arrival = now + self._gap()
             self._next_prune = now + self._prune_every()
-            self._thread = threading.Thread(target=self._run, name="demo-fleet-driver",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, name="demo-fleet-driver", daemon=True)
             self._thread.start()
         except BaseException:
             self.stop()
@@ -171,7 +176,9 @@ class DemoEnvironment:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -181,24 +188,38 @@ class DemoEnvironment:
     def _seed_initial(self, now: datetime) -> None:
         rng = random.Random(f"{self.seed}/initial")
         for seeded in initial_fleet(rng, len(self.targets)):
-            self._add(seeded.target, seeded.scenario, seeded.placement, seeded.features, now,
-                      initial=True)
+            self._add(
+                seeded.target, seeded.scenario, seeded.placement, seeded.features, now, initial=True
+            )
 
     def _gap(self) -> timedelta:
         nominal = self._arrivals.uniform(0.5, 1.5) * ARRIVAL_EVERY
         return timedelta(seconds=nominal / self.speed)
 
     def _add(
-        self, target: int, scenario: str, placement: Placement, features: Features,
-        now: datetime, *, initial: bool,
+        self,
+        target: int,
+        scenario: str,
+        placement: Placement,
+        features: Features,
+        now: datetime,
+        *,
+        initial: bool,
     ) -> None:
         serial = self._serial
         self._serial += 1
         t = self.targets[target]
         plan = make_plan(
-            scenario=scenario, rng=random.Random(f"{self.seed}/job/{serial}"), serial=serial,
-            region=t.region, account_id=t.account_id, now=now, speed=self.speed,
-            placement=placement, features=features, fleet_tag=self._fleet_tag,
+            scenario=scenario,
+            rng=random.Random(f"{self.seed}/job/{serial}"),
+            serial=serial,
+            region=t.region,
+            account_id=t.account_id,
+            now=now,
+            speed=self.speed,
+            placement=placement,
+            features=features,
+            fleet_tag=self._fleet_tag,
         )
         view, last_event = snapshot(plan, now)
         store = self._stores[target]
@@ -224,8 +245,9 @@ class DemoEnvironment:
             self._next_arrival = now
         while self._next_arrival <= now and not self._stop.is_set():
             target = self._arrivals.randrange(len(self.targets))
-            scenario = self._arrivals.choices(list(ARRIVAL_WEIGHTS),
-                                              list(ARRIVAL_WEIGHTS.values()))[0]
+            scenario = self._arrivals.choices(
+                list(ARRIVAL_WEIGHTS), list(ARRIVAL_WEIGHTS.values())
+            )[0]
             self._add(target, scenario, LIVE, Features(), now, initial=False)
             self._next_arrival += self._gap()
         for tracked in self._jobs.values():
@@ -251,8 +273,14 @@ class DemoEnvironment:
                 point
                 for (t, _), tracked in sorted(self._jobs.items())
                 if t == target
-                for point in datapoints(tracked.plan.name, tracked.plan.scenario,
-                                        tracked.plan.static, tracked.view, now, self._usage)
+                for point in datapoints(
+                    tracked.plan.name,
+                    tracked.plan.scenario,
+                    tracked.plan.static,
+                    tracked.view,
+                    now,
+                    self._usage,
+                )
             ]
             if data:
                 cloudwatch.put(NAMESPACE, data)
@@ -273,18 +301,20 @@ class DemoEnvironment:
 
     def _prune(self, now: datetime) -> None:
         ttl = timedelta(seconds=self._ttl)
-        doomed = [k for k, t in self._jobs.items()
-                  if now - max(t.plan.settles, t.inserted) > ttl]
+        doomed = [k for k, t in self._jobs.items() if now - max(t.plan.settles, t.inserted) > ttl]
         for target in range(len(self.targets)):
             keys = [k for k in self._jobs if k[0] == target and k not in doomed]
             excess = len(keys) - MAX_JOBS_PER_TARGET
-            finished = sorted((k for k in keys if self._jobs[k].plan.ends <= now),
-                              key=lambda k: self._jobs[k].plan.ends)
-            doomed += finished[:max(0, excess)]
+            finished = sorted(
+                (k for k in keys if self._jobs[k].plan.ends <= now),
+                key=lambda k: self._jobs[k].plan.ends,
+            )
+            doomed += finished[: max(0, excess)]
         for key in doomed:
             tracked = self._jobs.pop(key)
             tracked.store.delete(tracked.plan.name)
         # Sessions are real time, not simulated: a poller refreshes its credentials minutes
         # before they expire, so one expired SESSION_GRACE ago is no longer in use.
-        prune_expired_sessions({t.account_id for t in self.targets if t.role_arn},
-                               now - SESSION_GRACE)
+        prune_expired_sessions(
+            {t.account_id for t in self.targets if t.role_arn}, now - SESSION_GRACE
+        )

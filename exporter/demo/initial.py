@@ -36,12 +36,22 @@ def _ended(rng: random.Random, lo_min: float, hi_min: float) -> Placement:
 def initial_fleet(rng: random.Random, n_targets: int) -> list[Seeded]:
     f = Features
     showcase: list[tuple[str, Placement, Features]] = [
-        ("completed", Placement("ended", rng.uniform(26, 40) * HOUR),
-         f(layout="single", instance="ml.m5.xlarge")),
-        ("completed", _ended(rng, 2, 6),
-         f(warm_pool="terminated", layout="single", instance="ml.g5.2xlarge")),
+        (
+            "completed",
+            Placement("ended", rng.uniform(26, 40) * HOUR),
+            f(layout="single", instance="ml.m5.xlarge"),
+        ),
+        (
+            "completed",
+            _ended(rng, 2, 6),
+            f(warm_pool="terminated", layout="single", instance="ml.g5.2xlarge"),
+        ),
         ("failed-client", _ended(rng, 20, 90), f(vpc=True, kms=True, workload="tabular-gbm")),
-        ("failed-algorithm", _ended(rng, 30, 120), f(debug_issues=True, layout="multi", instance="ml.g5.12xlarge")),
+        (
+            "failed-algorithm",
+            _ended(rng, 30, 120),
+            f(debug_issues=True, layout="multi", instance="ml.g5.12xlarge"),
+        ),
         ("failed-capacity", _ended(rng, 15, 60), f(layout="multi")),
         ("user-stopped", _ended(rng, 60, 240), f()),
         ("max-runtime", _ended(rng, 60, 360), f(layout="groups")),
@@ -50,18 +60,27 @@ def initial_fleet(rng: random.Random, n_targets: int) -> list[Seeded]:
         ("completed", _ended(rng, 60, 180), f(warm_pool="reused", isolation=True)),
         ("completed", _ended(rng, 120, 300), f(warm_pool="terminated", automl=True)),
         ("capacity-wait", LIVE, f(layout="multi", instance="ml.p4d.24xlarge")),
-        ("stalled", LIVE, f(layout="multi", debug_issues=True, instance="ml.p4d.24xlarge",
-                                 encryption=True)),
+        (
+            "stalled",
+            LIVE,
+            f(layout="multi", debug_issues=True, instance="ml.p4d.24xlarge", encryption=True),
+        ),
         # 8 instances for about a day: also over the per-job instance-hour budget.
-        ("near-max-runtime", LIVE, f(profiler=True, kms=True, instance="ml.trn1.32xlarge",
-                                     layout="multi", instances=8)),
+        (
+            "near-max-runtime",
+            LIVE,
+            f(profiler=True, kms=True, instance="ml.trn1.32xlarge", layout="multi", instances=8),
+        ),
         ("max-runtime", LIVE, f(vpc=True, isolation=True, instance="ml.c5.4xlarge")),
         ("spot-max-wait", LIVE, f()),
         ("spot-completed", Placement("step", 0.0, "Interrupted"), f()),
         # realtime: its Stopping step lasts real minutes, so the first poll surely sees it.
         ("user-stopped", Placement("step", 2.0, "Stopping", realtime=True), f()),
-        ("completed", Placement("progress", rng.uniform(0.3, 0.6)),
-         f(warm_pool="terminated", layout="groups")),
+        (
+            "completed",
+            Placement("progress", rng.uniform(0.3, 0.6)),
+            f(warm_pool="terminated", layout="groups"),
+        ),
         ("completed", Placement("step", 0.5, "Uploading"), f(layout="multi")),
         ("capacity-wait", LIVE, f()),
     ]
@@ -70,14 +89,18 @@ def initial_fleet(rng: random.Random, n_targets: int) -> list[Seeded]:
     trials = f(workload="resnet50-finetune")
     tuner = len(out) % n_targets
     out += [Seeded(tuner, "tuning-trial", _ended(rng, 10, 300), trials) for _ in range(4)]
-    out += [Seeded(tuner, "tuning-trial", Placement("progress", rng.uniform(0.1, 0.8)), trials)
-            for _ in range(2)]
+    out += [
+        Seeded(tuner, "tuning-trial", Placement("progress", rng.uniform(0.1, 0.8)), trials)
+        for _ in range(2)
+    ]
     # The sweep: 14 trials, 8 of which fail on the data bug (57 %, so the target stays above
     # the alert's 25 % even with its other jobs finishing alongside).
     sweep = f(workload="xgb-ctr", instance="ml.c5.4xlarge", layout="single", warm_pool="none")
     swept = (tuner + 1) % n_targets
-    out += [Seeded(swept, "sweep-data-bug" if i % 7 in (0, 2, 3, 5) else "sweep-trial", LIVE,
-                   sweep) for i in range(SWEEP_TRIALS)]
+    out += [
+        Seeded(swept, "sweep-data-bug" if i % 7 in (0, 2, 3, 5) else "sweep-trial", LIVE, sweep)
+        for i in range(SWEEP_TRIALS)
+    ]
     failures = ("failed-client", "failed-algorithm", "failed-capacity")
     for t in range(n_targets):
         out += [

@@ -63,17 +63,20 @@ def _hex(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789abcdef") for _ in range(n))
 
 
-def _resources(
-    rng: random.Random, itype: str, layout: str, count: int | None
-) -> dict[str, Any]:
+def _resources(rng: random.Random, itype: str, layout: str, count: int | None) -> dict[str, Any]:
     res: dict[str, Any] = {"VolumeSizeInGB": rng.choice((30, 100, 500))}
     if layout == "groups":
         res["InstanceGroups"] = [
-            {"InstanceGroupName": "trainers", "InstanceType": itype,
-             "InstanceCount": rng.choice((1, 2))},
-            {"InstanceGroupName": "data-loaders",
-             "InstanceType": "ml.m5.xlarge" if itype == "ml.c5.4xlarge" else "ml.c5.4xlarge",
-             "InstanceCount": rng.choice((2, 4))},
+            {
+                "InstanceGroupName": "trainers",
+                "InstanceType": itype,
+                "InstanceCount": rng.choice((1, 2)),
+            },
+            {
+                "InstanceGroupName": "data-loaders",
+                "InstanceType": "ml.m5.xlarge" if itype == "ml.c5.4xlarge" else "ml.c5.4xlarge",
+                "InstanceCount": rng.choice((2, 4)),
+            },
         ]
     else:
         res["InstanceType"] = itype
@@ -85,8 +88,17 @@ def _resources(
 
 
 def _static(
-    rng: random.Random, wl: c.Workload, life: Life, f: Features, *, name: str, region: str,
-    account: str, itype: str, tuning: str | None, fleet_tag: str,
+    rng: random.Random,
+    wl: c.Workload,
+    life: Life,
+    f: Features,
+    *,
+    name: str,
+    region: str,
+    account: str,
+    itype: str,
+    tuning: str | None,
+    fleet_tag: str,
 ) -> dict[str, Any]:
     fmt = {"region": region, "account": account}
     layout = f.layout or rng.choices(("single", "multi", "groups"), (60, 25, 15))[0]
@@ -99,8 +111,7 @@ def _static(
         res["VolumeKmsKeyId"] = kms_key
     algo: dict[str, Any] = {
         "TrainingInputMode": wl.input_mode,
-        "MetricDefinitions": [{"Name": m.name, "Regex": f"{m.name}=([0-9.]+)"}
-                              for m in wl.metrics],
+        "MetricDefinitions": [{"Name": m.name, "Regex": f"{m.name}=([0-9.]+)"} for m in wl.metrics],
     }
     if wl.algorithm_name:
         algo["AlgorithmName"] = wl.algorithm_name.format(**fmt)
@@ -110,36 +121,55 @@ def _static(
     if life.max_wait is not None:
         stopping["MaxWaitTimeInSeconds"] = life.max_wait
     static: dict[str, Any] = {
-        "hyper_parameters": {**dict(wl.hyper_parameters), "sagemaker_program": "train.py",
-                             "tracking_api_key": c.SECRET_CANARY},
+        "hyper_parameters": {
+            **dict(wl.hyper_parameters),
+            "sagemaker_program": "train.py",
+            "tracking_api_key": c.SECRET_CANARY,
+        },
         "environment": {"HF_TOKEN": c.SECRET_CANARY, "LOG_LEVEL": "info"},
         "algorithm_specification": algo,
         "role_arn": f"arn:aws:iam::{account}:role/sagemaker-{wl.team}-training",
         "input_data_config": [
-            {"ChannelName": ch, "CompressionType": "None", "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": f"{bucket}/{ch}/",
-                "S3DataDistributionType": "FullyReplicated"}}}
+            {
+                "ChannelName": ch,
+                "CompressionType": "None",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"{bucket}/{ch}/",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
             for ch in ("train", "validation")
         ],
-        "output_data_config": {"S3OutputPath": f"{bucket}/output",
-                               **({"KmsKeyId": kms_key} if kms else {})},
+        "output_data_config": {
+            "S3OutputPath": f"{bucket}/output",
+            **({"KmsKeyId": kms_key} if kms else {}),
+        },
         "model_artifacts": {"S3ModelArtifacts": f"{bucket}/output/{name}/output/model.tar.gz"},
         "resource_config": res,
-        "vpc_config": {"SecurityGroupIds": [f"sg-0{_hex(rng, 16)}"],
-                       "Subnets": [f"subnet-0{_hex(rng, 16)}", f"subnet-0{_hex(rng, 16)}"]}
-        if vpc else None,
+        "vpc_config": {
+            "SecurityGroupIds": [f"sg-0{_hex(rng, 16)}"],
+            "Subnets": [f"subnet-0{_hex(rng, 16)}", f"subnet-0{_hex(rng, 16)}"],
+        }
+        if vpc
+        else None,
         "stopping_condition": stopping,
         "enable_network_isolation": isolation,
         "enable_inter_container_traffic_encryption": layout != "single"
         and _pick(rng, f.encryption, 0.5),
         "enable_managed_spot_training": life.spot,
         "checkpoint_config": {"S3Uri": f"{bucket}/checkpoints/{name}"} if life.spot else None,
-        "tuning_job_arn": None if tuning is None else
-        f"arn:aws:sagemaker:{region}:{account}:hyper-parameter-tuning-job/{tuning}",
+        "tuning_job_arn": None
+        if tuning is None
+        else f"arn:aws:sagemaker:{region}:{account}:hyper-parameter-tuning-job/{tuning}",
         # No underscore: moto derives the response key from the attribute name, and
         # "auto_ml_job_arn" would come out as AutoMlJobArn.
         "AutoMLJobArn": f"arn:aws:sagemaker:{region}:{account}:automl-job/churn-autopilot-"
-        f"{fleet_tag}" if f.automl else None,
+        f"{fleet_tag}"
+        if f.automl
+        else None,
     }
     return static
 
@@ -163,25 +193,56 @@ def _place(life: Life, p: Placement, now: datetime) -> datetime:
 
 
 def make_plan(
-    *, scenario: str, rng: random.Random, serial: int, region: str, account_id: str,
-    now: datetime, speed: float, placement: Placement = LIVE, features: Features | None = None,
+    *,
+    scenario: str,
+    rng: random.Random,
+    serial: int,
+    region: str,
+    account_id: str,
+    now: datetime,
+    speed: float,
+    placement: Placement = LIVE,
+    features: Features | None = None,
     fleet_tag: str = "0000",
 ) -> JobPlan:
     f = features or Features()
-    wl = rng.choice([w for w in c.WORKLOADS if f.instance in (None, *w.instance_types)
-                     and f.workload in (None, w.model)])
+    wl = rng.choice(
+        [
+            w
+            for w in c.WORKLOADS
+            if f.instance in (None, *w.instance_types) and f.workload in (None, w.model)
+        ]
+    )
     itype = f.instance or rng.choice(wl.instance_types)
     scale = 1.0 if placement.kind == "ended" or placement.realtime else 1.0 / speed
-    x = Ctx(rng, scale, {"team": wl.team, "account": account_id, "region": region,
-                         "instance_type": itype})
+    x = Ctx(
+        rng,
+        scale,
+        {"team": wl.team, "account": account_id, "region": region, "instance_type": itype},
+    )
     life = BUILDERS[scenario](x)
-    tuning = {"tuning-trial": f"{wl.model[:16]}-hpo-{fleet_tag}",
-              "sweep-trial": f"{wl.model[:16]}-sweep-{fleet_tag}",
-              "sweep-data-bug": f"{wl.model[:16]}-sweep-{fleet_tag}"}.get(scenario)
-    name = (f"{tuning}-{serial:03d}-{_hex(rng, 8)}" if tuning
-            else f"{wl.model}-{serial:04d}-{_hex(rng, 5)}")
-    static = _static(rng, wl, life, f, name=name, region=region, account=account_id,
-                        itype=itype, tuning=tuning, fleet_tag=fleet_tag)
+    tuning = {
+        "tuning-trial": f"{wl.model[:16]}-hpo-{fleet_tag}",
+        "sweep-trial": f"{wl.model[:16]}-sweep-{fleet_tag}",
+        "sweep-data-bug": f"{wl.model[:16]}-sweep-{fleet_tag}",
+    }.get(scenario)
+    name = (
+        f"{tuning}-{serial:03d}-{_hex(rng, 8)}"
+        if tuning
+        else f"{wl.model}-{serial:04d}-{_hex(rng, 5)}"
+    )
+    static = _static(
+        rng,
+        wl,
+        life,
+        f,
+        name=name,
+        region=region,
+        account=account_id,
+        itype=itype,
+        tuning=tuning,
+        fleet_tag=fleet_tag,
+    )
     pool_kind = f.warm_pool or rng.choices(("none", "terminated", "reused"), (80, 12, 8))[0]
     pool = None
     if pool_kind != "none":
@@ -195,26 +256,46 @@ def make_plan(
     rule = rng.choice(c.DEBUG_RULES)
     image = c.RULE_IMAGE.format(region=region)
     if debug:
-        static["debug_hook_config"] = {"S3OutputPath": f"{static['output_data_config']['S3OutputPath']}/debug"}
+        static["debug_hook_config"] = {
+            "S3OutputPath": f"{static['output_data_config']['S3OutputPath']}/debug"
+        }
         static["debug_rule_configurations"] = [
-            {"RuleConfigurationName": rule, "RuleEvaluatorImage": image,
-             "RuleParameters": {"rule_to_invoke": rule}}]
+            {
+                "RuleConfigurationName": rule,
+                "RuleEvaluatorImage": image,
+                "RuleParameters": {"rule_to_invoke": rule},
+            }
+        ]
     static["profiling_status"] = "Enabled" if profiler else "Disabled"
     if profiler:
-        static["profiler_config"] = {"ProfilingIntervalInMilliseconds": 500,
-                                     "S3OutputPath": static["output_data_config"]["S3OutputPath"]}
+        static["profiler_config"] = {
+            "ProfilingIntervalInMilliseconds": 500,
+            "S3OutputPath": static["output_data_config"]["S3OutputPath"],
+        }
         static["profiler_rule_configurations"] = [
-            {"RuleConfigurationName": c.PROFILER_RULE, "RuleEvaluatorImage": image,
-             "RuleParameters": {"rule_to_invoke": c.PROFILER_RULE}}]
+            {
+                "RuleConfigurationName": c.PROFILER_RULE,
+                "RuleEvaluatorImage": image,
+                "RuleParameters": {"rule_to_invoke": c.PROFILER_RULE},
+            }
+        ]
     interval = life.metric_interval or 5 * MIN * scale
     return JobPlan(
-        name=name, scenario=scenario, region=region, account_id=account_id,
-        created=_place(life, placement, now), steps=life.steps, outcome=life.outcome,
+        name=name,
+        scenario=scenario,
+        region=region,
+        account_id=account_id,
+        created=_place(life, placement, now),
+        steps=life.steps,
+        outcome=life.outcome,
         static=static,
         tags=(("team", wl.team), ("project", wl.project), (c.SCENARIO_TAG, scenario)),
         spot_factor=rng.uniform(0.3, 0.45) if life.spot else 1.0,
         metrics=tuple(MetricCurve(m.name, m.first, m.last) for m in wl.metrics),
-        metric_interval=max(interval, 0.05), metric_freeze=life.metric_freeze,
-        warm_pool=pool, debug_rule=rule if debug else None, debug_issues=issues,
+        metric_interval=max(interval, 0.05),
+        metric_freeze=life.metric_freeze,
+        warm_pool=pool,
+        debug_rule=rule if debug else None,
+        debug_issues=issues,
         profiler_rule=c.PROFILER_RULE if profiler else None,
     )

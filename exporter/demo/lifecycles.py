@@ -22,9 +22,20 @@ MIN = 60.0
 HOUR = 3600.0
 
 SCENARIOS = (
-    "completed", "failed-client", "failed-algorithm", "failed-capacity", "capacity-wait",
-    "spot-completed", "spot-max-wait", "max-runtime", "near-max-runtime", "stalled",
-    "user-stopped", "tuning-trial", "sweep-trial", "sweep-data-bug",
+    "completed",
+    "failed-client",
+    "failed-algorithm",
+    "failed-capacity",
+    "capacity-wait",
+    "spot-completed",
+    "spot-max-wait",
+    "max-runtime",
+    "near-max-runtime",
+    "stalled",
+    "user-stopped",
+    "tuning-trial",
+    "sweep-trial",
+    "sweep-data-bug",
 )
 
 
@@ -55,8 +66,12 @@ class Ctx:
 
 
 def _start(x: Ctx) -> list[Step]:
-    return [Step(STARTING, x.n(0.5, 2), c.MSG_LAUNCHING), Step(STARTING, x.n(1, 3), c.MSG_PREPARING),
-            Step("Downloading", x.n(1, 5), c.MSG_DOWNLOADING), Step(TRAINING, x.n(0.5, 2), c.MSG_IMAGE)]
+    return [
+        Step(STARTING, x.n(0.5, 2), c.MSG_LAUNCHING),
+        Step(STARTING, x.n(1, 3), c.MSG_PREPARING),
+        Step("Downloading", x.n(1, 5), c.MSG_DOWNLOADING),
+        Step(TRAINING, x.n(0.5, 2), c.MSG_IMAGE),
+    ]
 
 
 def _train(x: Ctx, lo: float = 20, hi: float = 120) -> list[Step]:
@@ -93,7 +108,10 @@ def failed_algorithm(x: Ctx) -> Life:
 
 
 def failed_capacity(x: Ctx) -> Life:
-    steps = (Step(STARTING, x.n(0.5, 2), c.MSG_LAUNCHING), Step(STARTING, x.n(5, 20), c.MSG_CAPACITY))
+    steps = (
+        Step(STARTING, x.n(0.5, 2), c.MSG_LAUNCHING),
+        Step(STARTING, x.n(5, 20), c.MSG_CAPACITY),
+    )
     return Life(steps, _failed(x.reason(c.CAPACITY_ERRORS)))
 
 
@@ -102,8 +120,10 @@ def capacity_wait(x: Ctx) -> Life:
     launch = x.rng.uniform(1, 3) * MIN
     waited = x.rng.uniform(31, 50) * MIN
     hold = x.n(180, 360)
-    steps = [Step(STARTING, launch, c.MSG_LAUNCHING), Step(STARTING, waited - launch + hold,
-                                                           c.MSG_CAPACITY)]
+    steps = [
+        Step(STARTING, launch, c.MSG_LAUNCHING),
+        Step(STARTING, waited - launch + hold, c.MSG_CAPACITY),
+    ]
     if x.rng.random() < 0.5:
         return Life(tuple(steps), _failed(x.reason(c.CAPACITY_ERRORS)), age=waited)
     rest = _start(x)[1:]
@@ -113,8 +133,10 @@ def capacity_wait(x: Ctx) -> Life:
 def _spot_training(x: Ctx, chunks: int) -> list[Step]:
     out = [Step(TRAINING, x.n(10, 40), c.MSG_TRAINING)]
     for _ in range(chunks - 1):
-        out += [Step(INTERRUPTED, x.n(5, 30), c.MSG_INTERRUPTED),
-                Step(TRAINING, x.n(10, 40), c.MSG_RESUMED)]
+        out += [
+            Step(INTERRUPTED, x.n(5, 30), c.MSG_INTERRUPTED),
+            Step(TRAINING, x.n(10, 40), c.MSG_RESUMED),
+        ]
     return out
 
 
@@ -127,25 +149,28 @@ def spot_max_wait(x: Ctx) -> Life:
     """Spot job that spends so long Interrupted that MaxWaitTimeInSeconds stops it."""
     runtime = int(x.rng.choice((2, 3, 4)) * HOUR)
     wait = runtime + int(x.rng.choice((2, 4)) * HOUR)
-    head = [Step(STARTING, 4 * MIN, c.MSG_PREPARING), Step("Downloading", 3 * MIN,
-                                                           c.MSG_DOWNLOADING),
-            Step(TRAINING, 0.4 * runtime, c.MSG_TRAINING),
-            Step(INTERRUPTED, 0.3 * (wait - runtime), c.MSG_INTERRUPTED),
-            Step(TRAINING, 0.3 * runtime, c.MSG_RESUMED)]
+    head = [
+        Step(STARTING, 4 * MIN, c.MSG_PREPARING),
+        Step("Downloading", 3 * MIN, c.MSG_DOWNLOADING),
+        Step(TRAINING, 0.4 * runtime, c.MSG_TRAINING),
+        Step(INTERRUPTED, 0.3 * (wait - runtime), c.MSG_INTERRUPTED),
+        Step(TRAINING, 0.3 * runtime, c.MSG_RESUMED),
+    ]
     used = sum(s.seconds for s in head)
     remaining = min(x.n(30, 120), 0.05 * wait)
     steps = (*head, Step(INTERRUPTED, wait - used, c.MSG_INTERRUPTED), _stopping(x))
     outcome = Outcome("Stopped", "MaxWaitTimeExceeded", c.MSG_MAX_WAIT)
-    return Life(steps, outcome, age=wait - remaining, spot=True, max_runtime=runtime,
-                max_wait=wait)
+    return Life(steps, outcome, age=wait - remaining, spot=True, max_runtime=runtime, max_wait=wait)
 
 
 def _limit_head(x: Ctx, runtime: float, end_frac: float) -> tuple[list[Step], float]:
     """Starting/Downloading, then Training up to `end_frac` of MaxRuntime after it began."""
     starting, downloading = x.rng.uniform(3, 8) * MIN, x.rng.uniform(2, 10) * MIN
-    steps = [Step(STARTING, starting, c.MSG_PREPARING),
-             Step("Downloading", downloading, c.MSG_DOWNLOADING),
-             Step(TRAINING, end_frac * runtime - downloading, c.MSG_TRAINING)]
+    steps = [
+        Step(STARTING, starting, c.MSG_PREPARING),
+        Step("Downloading", downloading, c.MSG_DOWNLOADING),
+        Step(TRAINING, end_frac * runtime - downloading, c.MSG_TRAINING),
+    ]
     return steps, starting
 
 
@@ -154,8 +179,12 @@ def max_runtime(x: Ctx) -> Life:
     steps, starting = _limit_head(x, runtime, 1.0)
     remaining = min(x.n(60, 240), 0.08 * runtime)
     outcome = Outcome("Stopped", "MaxRuntimeExceeded", c.MSG_MAX_RUNTIME)
-    return Life((*steps, _stopping(x)), outcome, age=starting + runtime - remaining,
-                max_runtime=int(runtime))
+    return Life(
+        (*steps, _stopping(x)),
+        outcome,
+        age=starting + runtime - remaining,
+        max_runtime=int(runtime),
+    )
 
 
 def near_max_runtime(x: Ctx) -> Life:
@@ -168,8 +197,12 @@ def near_max_runtime(x: Ctx) -> Life:
     end_frac = x.rng.uniform(0.94, 0.98)
     steps, starting = _limit_head(x, runtime, end_frac)
     remaining = min(x.n(120, 300), (end_frac - 0.905) * runtime)
-    return Life((*steps, *_finish(x)), DONE, age=starting + end_frac * runtime - remaining,
-                max_runtime=int(runtime))
+    return Life(
+        (*steps, *_finish(x)),
+        DONE,
+        age=starting + end_frac * runtime - remaining,
+        max_runtime=int(runtime),
+    )
 
 
 def stalled(x: Ctx) -> Life:
@@ -180,11 +213,19 @@ def stalled(x: Ctx) -> Life:
     stale = x.rng.uniform(62, 80) * MIN
     # Long enough (12-18 real minutes at the default speed) to outlast the alert's `for: 10m`.
     hold = x.n(360, 540)
-    head = [Step(STARTING, 4 * MIN, c.MSG_PREPARING), Step("Downloading", 3 * MIN,
-                                                           c.MSG_DOWNLOADING),
-            Step(TRAINING, image, c.MSG_IMAGE), Step(TRAINING, trained + hold, c.MSG_TRAINING)]
-    return Life((*head, _stopping(x)), STOPPED, age=9 * MIN + trained,
-                metric_interval=60.0, metric_freeze=image + trained - stale)
+    head = [
+        Step(STARTING, 4 * MIN, c.MSG_PREPARING),
+        Step("Downloading", 3 * MIN, c.MSG_DOWNLOADING),
+        Step(TRAINING, image, c.MSG_IMAGE),
+        Step(TRAINING, trained + hold, c.MSG_TRAINING),
+    ]
+    return Life(
+        (*head, _stopping(x)),
+        STOPPED,
+        age=9 * MIN + trained,
+        metric_interval=60.0,
+        metric_freeze=image + trained - stale,
+    )
 
 
 def user_stopped(x: Ctx) -> Life:
@@ -215,9 +256,12 @@ def _sweep(x: Ctx, upload: float) -> tuple[list[Step], float]:
     starting, downloading = x.rng.uniform(2, 4) * MIN, x.rng.uniform(1, 3) * MIN
     image = x.rng.uniform(0.5, 1) * MIN
     training = age + ends_in - starting - downloading - image - upload
-    steps = [Step(STARTING, starting, c.MSG_PREPARING),
-             Step("Downloading", downloading, c.MSG_DOWNLOADING),
-             Step(TRAINING, image, c.MSG_IMAGE), Step(TRAINING, training, c.MSG_TRAINING)]
+    steps = [
+        Step(STARTING, starting, c.MSG_PREPARING),
+        Step("Downloading", downloading, c.MSG_DOWNLOADING),
+        Step(TRAINING, image, c.MSG_IMAGE),
+        Step(TRAINING, training, c.MSG_TRAINING),
+    ]
     return steps, age
 
 
@@ -225,15 +269,17 @@ def sweep_trial(x: Ctx) -> Life:
     """A trial of the sweep that never reads the corrupt shard: completes in the burst."""
     upload = x.rng.uniform(5, 15)
     steps, age = _sweep(x, upload)
-    return Life((*steps, Step("Uploading", upload, c.MSG_UPLOADING)), DONE, age=age,
-                metric_interval=MIN)
+    return Life(
+        (*steps, Step("Uploading", upload, c.MSG_UPLOADING)), DONE, age=age, metric_interval=MIN
+    )
 
 
 def sweep_data_bug(x: Ctx) -> Life:
     """A trial of the same sweep that hits the corrupt validation shard and fails."""
     steps, age = _sweep(x, 0.0)
-    return Life(tuple(steps), _failed(c.DATA_BUG_ERROR.format(**x.reason_fmt)), age=age,
-                metric_interval=MIN)
+    return Life(
+        tuple(steps), _failed(c.DATA_BUG_ERROR.format(**x.reason_fmt)), age=age, metric_interval=MIN
+    )
 
 
 BUILDERS: dict[str, Callable[[Ctx], Life]] = {
@@ -257,7 +303,16 @@ assert tuple(BUILDERS) == SCENARIOS
 # Relative frequency of live arrivals. Backdated scenarios are rare: each lives several real
 # minutes and would otherwise crowd the fleet. The sweep is only in the initial fleet.
 ARRIVAL_WEIGHTS: dict[str, float] = {
-    "completed": 34, "failed-client": 4, "failed-algorithm": 5, "failed-capacity": 3,
-    "capacity-wait": 1.5, "spot-completed": 10, "spot-max-wait": 1, "max-runtime": 1,
-    "near-max-runtime": 1, "stalled": 0.5, "user-stopped": 5, "tuning-trial": 14,
+    "completed": 34,
+    "failed-client": 4,
+    "failed-algorithm": 5,
+    "failed-capacity": 3,
+    "capacity-wait": 1.5,
+    "spot-completed": 10,
+    "spot-max-wait": 1,
+    "max-runtime": 1,
+    "near-max-runtime": 1,
+    "stalled": 0.5,
+    "user-stopped": 5,
+    "tuning-trial": 14,
 }

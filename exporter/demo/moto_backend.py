@@ -40,11 +40,22 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 # FakeTrainingJob.__init__ parameters; everything else is set as an attribute afterwards.
 _CTOR_KEYS = (
-    "hyper_parameters", "algorithm_specification", "role_arn", "input_data_config",
-    "output_data_config", "resource_config", "vpc_config", "stopping_condition",
-    "enable_network_isolation", "enable_inter_container_traffic_encryption",
-    "enable_managed_spot_training", "checkpoint_config", "debug_hook_config",
-    "debug_rule_configurations", "tensor_board_output_config", "experiment_config",
+    "hyper_parameters",
+    "algorithm_specification",
+    "role_arn",
+    "input_data_config",
+    "output_data_config",
+    "resource_config",
+    "vpc_config",
+    "stopping_condition",
+    "enable_network_isolation",
+    "enable_inter_container_traffic_encryption",
+    "enable_managed_spot_training",
+    "checkpoint_config",
+    "debug_hook_config",
+    "debug_rule_configurations",
+    "tensor_board_output_config",
+    "experiment_config",
 )
 
 
@@ -96,8 +107,13 @@ class SageMakerStore:
         return list(self._jobs)
 
     def insert(
-        self, name: str, static: Mapping[str, Any], tags: Iterable[tuple[str, str]],
-        created: datetime, fields: Mapping[str, Any], last_modified: datetime,
+        self,
+        name: str,
+        static: Mapping[str, Any],
+        tags: Iterable[tuple[str, str]],
+        created: datetime,
+        fields: Mapping[str, Any],
+        last_modified: datetime,
     ) -> None:
         ctor: dict[str, Any] = {k: copy.deepcopy(static.get(k)) for k in _CTOR_KEYS}
         job = FakeTrainingJob(
@@ -179,15 +195,24 @@ class TuningJobStore:
     def __init__(self, account_id: str, region: str) -> None:
         self._backend: Any = get_backend("sagemaker")[account_id][region]
 
-    def upsert(self, name: str, config: Mapping[str, Any], definition: Mapping[str, Any],
-               fields: Mapping[str, Any], last_modified: datetime) -> None:
+    def upsert(
+        self,
+        name: str,
+        config: Mapping[str, Any],
+        definition: Mapping[str, Any],
+        fields: Mapping[str, Any],
+        last_modified: datetime,
+    ) -> None:
         jobs: dict[str, Any] = self._backend.hyper_parameter_tuning_jobs
         if name not in jobs:
             self._backend.create_hyper_parameter_tuning_job(
                 hyper_parameter_tuning_job_name=name,
                 hyper_parameter_tuning_job_config=copy.deepcopy(dict(config)),
                 training_job_definition=copy.deepcopy(dict(definition)),
-                training_job_definitions=None, warm_start_config=None, tags=[], autotune=None,
+                training_job_definitions=None,
+                warm_start_config=None,
+                tags=[],
+                autotune=None,
             )
         job = jobs[name]
         attrs = dict(job.__dict__)

@@ -181,8 +181,9 @@ def snapshot(plan: JobPlan, now: datetime) -> tuple[dict[str, Any], datetime]:
     if finished:
         o = plan.outcome
         transitions[-1]["EndTime"] = end
-        transitions.append({"Status": o.secondary, "StartTime": end, "EndTime": end,
-                            "StatusMessage": o.message})
+        transitions.append(
+            {"Status": o.secondary, "StartTime": end, "EndTime": end, "StatusMessage": o.message}
+        )
         events.append(end)
         primary, secondary = o.status, o.secondary
     else:
@@ -217,14 +218,17 @@ def snapshot(plan: JobPlan, now: datetime) -> tuple[dict[str, Any], datetime]:
     view["debug_rule_evaluation_statuses"] = None
     view["profiler_rule_evaluation_statuses"] = None
     if started is not None:
-        half = _emission_time(spans, 0.5 * sum(s.seconds for s in plan.steps
-                                               if s.status == TRAINING))
+        half = _emission_time(
+            spans, 0.5 * sum(s.seconds for s in plan.steps if s.status == TRAINING)
+        )
         if plan.debug_rule:
             status, at, details = "InProgress", started, None
             if plan.debug_issues and now >= half:
                 status, at = "IssuesFound", half
-                details = (f"RuleEvaluationConditionMet: Evaluation of the rule {plan.debug_rule}"
-                           " at step 1200 resulted in the condition being met")
+                details = (
+                    f"RuleEvaluationConditionMet: Evaluation of the rule {plan.debug_rule}"
+                    " at step 1200 resulted in the condition being met"
+                )
             elif finished:
                 status = {"Completed": "NoIssuesFound"}.get(plan.outcome.status, "Stopped")
                 at = end
@@ -259,14 +263,19 @@ def _warm_pool(
     since = _secs(end, now)
     if wp.reused_after is not None and since >= wp.reused_after:
         at = end + timedelta(seconds=wp.reused_after)
-        return {"Status": "Reused", "ReusedByJob": wp.reused_by,
-                "ResourceRetainedBillableTimeInSeconds": round(wp.reused_after)}, at
+        return {
+            "Status": "Reused",
+            "ReusedByJob": wp.reused_by,
+            "ResourceRetainedBillableTimeInSeconds": round(wp.reused_after),
+        }, at
     if since >= wp.keep_alive:
-        return {"Status": "Terminated",
-                "ResourceRetainedBillableTimeInSeconds": round(wp.keep_alive)}, end + timedelta(
-            seconds=wp.keep_alive)
+        return {
+            "Status": "Terminated",
+            "ResourceRetainedBillableTimeInSeconds": round(wp.keep_alive),
+        }, end + timedelta(seconds=wp.keep_alive)
     # Retained time grows while the pool waits; quantized so the job is not rewritten each tick.
     step = max(plan.metric_interval, 1.0)
     retained = math.floor(since / step) * step
     return {"Status": "Available", "ResourceRetainedBillableTimeInSeconds": round(retained)}, (
-        end + timedelta(seconds=retained))
+        end + timedelta(seconds=retained)
+    )

@@ -28,12 +28,27 @@ DEVICES: dict[str, tuple[int, int]] = {  # type -> (vCPUs, GPUs)
 #: Phases in which a job's hosts exist and publish.
 PUBLISHING = frozenset({"Downloading", "Training", "Uploading", "Stopping"})
 # (low, high) per resource, as a share of the devices: busy by default, the stall idles.
-BUSY = {"cpu": (0.3, 0.8), "memory": (0.4, 0.75), "disk": (0.1, 0.45), "gpu": (0.7, 0.97),
-        "gpu_memory": (0.5, 0.9)}
-STALLED = {"cpu": (0.02, 0.06), "memory": (0.96, 0.985), "disk": (0.91, 0.95),
-           "gpu": (0.0, 0.04), "gpu_memory": (0.3, 0.35)}
-METRICS = {"cpu": "CPUUtilization", "memory": "MemoryUtilization", "disk": "DiskUtilization",
-           "gpu": "GPUUtilization", "gpu_memory": "GPUMemoryUtilization"}
+BUSY = {
+    "cpu": (0.3, 0.8),
+    "memory": (0.4, 0.75),
+    "disk": (0.1, 0.45),
+    "gpu": (0.7, 0.97),
+    "gpu_memory": (0.5, 0.9),
+}
+STALLED = {
+    "cpu": (0.02, 0.06),
+    "memory": (0.96, 0.985),
+    "disk": (0.91, 0.95),
+    "gpu": (0.0, 0.04),
+    "gpu_memory": (0.3, 0.35),
+}
+METRICS = {
+    "cpu": "CPUUtilization",
+    "memory": "MemoryUtilization",
+    "disk": "DiskUtilization",
+    "gpu": "GPUUtilization",
+    "gpu_memory": "GPUMemoryUtilization",
+}
 
 
 def hosts(static: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -49,8 +64,14 @@ def hosts(static: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(f"algo-{i}", t) for i, (_, t) in enumerate(out, start=1)]
 
 
-def datapoints(name: str, scenario: str, static: Mapping[str, Any], view: Mapping[str, Any],
-               at: datetime, rng: random.Random) -> list[dict[str, Any]]:
+def datapoints(
+    name: str,
+    scenario: str,
+    static: Mapping[str, Any],
+    view: Mapping[str, Any],
+    at: datetime,
+    rng: random.Random,
+) -> list[dict[str, Any]]:
     """put_metric_data MetricData for one job at `at`; none unless its hosts are up."""
     if view.get("secondary_status") not in PUBLISHING:
         return []
@@ -63,11 +84,13 @@ def datapoints(name: str, scenario: str, static: Mapping[str, Any], view: Mappin
             if scale == 0:
                 continue  # no such device: SageMaker publishes no such metric
             low, high = ranges[resource]
-            out.append({
-                "MetricName": metric,
-                "Dimensions": [{"Name": "Host", "Value": f"{name}/{host}"}],
-                "Timestamp": at,
-                "Value": round(100 * scale * rng.uniform(low, high), 2),
-                "Unit": "Percent",
-            })
+            out.append(
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "Host", "Value": f"{name}/{host}"}],
+                    "Timestamp": at,
+                    "Value": round(100 * scale * rng.uniform(low, high), 2),
+                    "Unit": "Percent",
+                }
+            )
     return out

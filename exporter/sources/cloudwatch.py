@@ -207,10 +207,8 @@ class CloudWatchSource:
                 # No count can be had: count it once per host, never guess one.
                 unknowable = devices is None and (known or not host.instance_type)
                 if unknowable and host not in self._unknown:
-                        self._unknown.add(host)
-                        self.metrics.warnings.labels(
-                            self.region, account, "device_count_unknown"
-                        ).inc()
+                    self._unknown.add(host)
+                    self.metrics.warnings.labels(self.region, account, "device_count_unknown").inc()
                 out.append([Query(host, r) for r in resources_for(devices)])
         return out
 
@@ -268,7 +266,9 @@ class CloudWatchSource:
         self._finish(result, account, len({q.host for q in chosen}))
         return result
 
-    async def _fetch(self, batch: list[Query], now: float, account: str, result: CycleResult) -> None:
+    async def _fetch(
+        self, batch: list[Query], now: float, account: str, result: CycleResult
+    ) -> None:
         s = self.settings
         since = min(self._fetched.get(q.host, now - s.first_lookback) for q in batch)
         start = max(since - s.late, now - s.max_lookback)

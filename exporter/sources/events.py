@@ -128,8 +128,9 @@ class QueueConsumer:
                 outcome = self.apply(m)
             except Exception as exc:  # one bad message must not stop the receiver
                 # The type only: an exception's text may quote the body (HyperParameters).
-                self._log.error("event not applied", message_id=m.message_id,
-                                error=type(exc).__name__)
+                self._log.error(
+                    "event not applied", message_id=m.message_id, error=type(exc).__name__
+                )
                 outcome = "malformed"
             self._count(outcome)
             if outcome != "deferred":
@@ -201,7 +202,10 @@ class EventSource:
             if not sync.api.account_id:
                 continue
             ctx = RenderContext(
-                sync.api.region, sync.api.account_id, self.clock(), sync.settings.tag_labels,
+                sync.api.region,
+                sync.api.account_id,
+                self.clock(),
+                sync.settings.tag_labels,
                 prices=sync.settings.prices,
             )
             for job in list(sync.store.jobs(sync.key)):
