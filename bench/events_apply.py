@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import time
 
-from exporter.families import RenderContext
-from exporter.parse_event import JobEvent, merge_event, parse_event
-from exporter.store import JobStore
+from exporter.metrics.training_jobs import RenderContext
+from exporter.parse.event import JobEvent, merge_event, parse_event
+from exporter.store.objects import JobStore
 
 N = 1000
 

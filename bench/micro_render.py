@@ -11,8 +11,8 @@ import sys
 import time
 
 from bench.scrape_server import CTX, jobs
-from exporter.render import render_job
-from exporter.store import JobStore
+from exporter.metrics.text import render_job
+from exporter.store.objects import JobStore
 
 
 def main() -> None:

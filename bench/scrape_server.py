@@ -4,9 +4,9 @@
     python -m bench.scrape_server --jobs 10000 --memory --running 0.1   (prints {"rss_per_job": ...})
 
 The jobs are the fake server's synthetic fleet, parsed by the exporter's own parser.
-`--kind exporter` serves them through exporter.http (the store of pre-rendered chunks);
+`--kind exporter` serves them through exporter.web.server (the store of pre-rendered chunks);
 `--kind baseline` through a prometheus_client custom collector that renders on every
-scrape; `--kind static` serves the exporter's body built once, written as exporter.http writes it
+scrape; `--kind static` serves the exporter's body built once, written as exporter.web.server writes it
 (what moving that many bytes over loopback costs at least). POST /touch re-renders one running job, as every poll does, so the next scrape
 cannot use the cached body.
 """
@@ -29,13 +29,13 @@ from prometheus_client.exposition import generate_latest
 from bench.baselines import BaselineCollector
 from bench.fake_sagemaker_data import make_job
 from bench.harness import rss_bytes
-from exporter.families import RenderContext
-from exporter.http import HttpConfig, build_app, chunks
+from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.metrics.text import CONTENT_TYPE
+from exporter.metrics.training_jobs import RenderContext
 from exporter.model import TrainingJob
-from exporter.parse import parse_tags, parse_training_job
-from exporter.render import CONTENT_TYPE
-from exporter.selfmetrics import SelfMetrics
-from exporter.store import JobStore
+from exporter.parse.api import parse_tags, parse_training_job
+from exporter.store.objects import JobStore
+from exporter.web.server import HttpConfig, build_app, chunks
 
 NOW = time.time()
 CTX = RenderContext("us-east-1", "123456789012", NOW, ("team", "project"))
@@ -111,7 +111,7 @@ def app_for(kind: str, n: int) -> web.Application:
         return app
     if kind == "static":
         # The floor of a scrape: the exporter's body (plain or gzip), built once, written
-        # the way exporter.http writes it, with nothing to compute per scrape.
+        # the way exporter.web.server writes it, with nothing to compute per scrape.
         store = JobStore()
         for job in loaded:
             store.upsert("t", job, CTX)

@@ -22,23 +22,23 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from .aws import AwsSettings, SageMakerTarget, new_data_loader
-from .aws_pricing import PricingClient
-from .aws_sqs import SqsQueue
-from .config import Settings
-from .families import RenderContext
-from .http import Authenticator, HttpConfig, HttpServer, build_app
-from .model import Target
-from .pricing import PriceBook, PriceRefresher
-from .selfmetrics import SelfMetrics
-from .sources.events import EventSettings, EventSource
-from .store import JobStore
-from .sync import CycleResult, SyncSettings, TargetSync
-from .tuning_store import TuningStore
-from .tuning_sync import TuningSettings, TuningSync
+from exporter.aws.pricing import PricingClient
+from exporter.aws.sagemaker import AwsSettings, SageMakerTarget, new_data_loader
+from exporter.aws.sqs import SqsQueue
+from exporter.config import Settings
+from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.metrics.training_jobs import RenderContext
+from exporter.model import Target
+from exporter.sources.events import EventSettings, EventSource
+from exporter.sources.prices import PriceBook, PriceRefresher
+from exporter.sources.training import CycleResult, SyncSettings, TargetSync
+from exporter.sources.tuning import TuningSettings, TuningSync
+from exporter.store.objects import JobStore
+from exporter.store.tuning import TuningStore
+from exporter.web.server import Authenticator, HttpConfig, HttpServer, build_app
 
 if TYPE_CHECKING:
-    from .sources import cloudwatch as cw
+    from exporter.sources import cloudwatch as cw
 
 DRAIN_SECONDS = 2.0
 # A small fixed pool for the little that runs off the event loop (gzip of store segments, DNS
@@ -108,8 +108,8 @@ def plan(settings: Settings, demo: Any = None) -> Plan:
 def load_web_config(path: str | None) -> tuple[Any, Authenticator | None]:
     if not path:
         return None, None
-    from .webconfig import BasicAuthenticator
-    from .webconfig import load_web_config as load
+    from exporter.web.webconfig import BasicAuthenticator
+    from exporter.web.webconfig import load_web_config as load
 
     wc = load(path)
     auth = BasicAuthenticator(wc.basic_auth_users) if wc.basic_auth_users else None
@@ -279,9 +279,9 @@ class Exporter:
         await self._stack.aclose()
 
     async def _start_cloudwatch(self) -> None:
-        from .metrics.cloudwatch_self import CloudWatchMetrics, UtilizationStore
-        from .sources import cloudwatch as cw
-        from .sources.awsclient import ServiceClients
+        from exporter.aws.services import ServiceClients
+        from exporter.metrics.cloudwatch_self import CloudWatchMetrics, UtilizationStore
+        from exporter.sources import cloudwatch as cw
 
         s = self.settings
         out, metrics = UtilizationStore(), CloudWatchMetrics()
@@ -405,7 +405,7 @@ async def serve(
     async with AsyncExitStack() as stack:
         demo = None
         if settings.demo:
-            from .demo import DemoEnvironment
+            from exporter.demo import DemoEnvironment
 
             demo = DemoEnvironment(
                 seed=settings.demo_seed, speed=settings.demo_speed, events=settings.demo_events

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import __version__
-from .config import OPTIONS, ConfigError, Settings, build, from_env, from_file
+from exporter import __version__
+from exporter.config import OPTIONS, ConfigError, Settings, build, from_env, from_file
 
 PROG = "sagemaker-exporter"
 
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    from .app import run
+    from exporter.app import run
 
     return run(settings)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from .families import tag_label_name
-from .prices import PriceError, PriceTable, load_price_file
+from exporter.metrics.training_jobs import tag_label_name
+from exporter.parse.prices import PriceError, PriceTable, load_price_file
 
 ENV_PREFIX = "SAGEMAKER_EXPORTER_"
 LOG_LEVELS = ("debug", "info", "warning", "error")

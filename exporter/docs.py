@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import sys
 
-from .config import OPTIONS
-from .families import FAMILIES, IDENTITY_LABELS
-from .metrics import utilization
-from .metrics.cloudwatch_self import CloudWatchMetrics
-from .selfmetrics import SelfMetrics
-from .tuning_families import TUNING_FAMILIES, TUNING_IDENTITY_LABELS
+from exporter.config import OPTIONS
+from exporter.metrics import utilization
+from exporter.metrics.cloudwatch_self import CloudWatchMetrics
+from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.metrics.training_jobs import FAMILIES, IDENTITY_LABELS
+from exporter.metrics.tuning_jobs import TUNING_FAMILIES, TUNING_IDENTITY_LABELS
 
 METRICS_BEGIN, METRICS_END = "<!-- metrics:begin -->", "<!-- metrics:end -->"
 FLAGS_BEGIN, FLAGS_END = "<!-- flags:begin -->", "<!-- flags:end -->"

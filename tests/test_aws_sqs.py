@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.aws_sqs import queue_endpoint, queue_region
+from exporter.aws.sqs import queue_endpoint, queue_region
 
 
 @pytest.mark.parametrize(

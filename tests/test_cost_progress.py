@@ -15,13 +15,13 @@ import pytest
 from bench.fake_sagemaker import FakeSageMaker
 from exporter.cli import load_settings
 from exporter.config import ConfigError
-from exporter.families import FAMILIES, RenderContext
-from exporter.parse import parse_training_job
-from exporter.prices import PriceTable, parse_price_file, parse_price_list
-from exporter.pricing import PriceBook
-from exporter.progress import progress_ratio
-from exporter.render import render_job
-from exporter.selfmetrics import SelfMetrics
+from exporter.metrics.progress import progress_ratio
+from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.metrics.text import render_job
+from exporter.metrics.training_jobs import FAMILIES, RenderContext
+from exporter.parse.api import parse_training_job
+from exporter.parse.prices import PriceTable, parse_price_file, parse_price_list
+from exporter.sources.prices import PriceBook
 
 from .conftest import Harness, find, parse_exposition, value
 from .motofleet import MotoSageMaker

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 
 from exporter.demo import SECRET_CANARY, DemoEnvironment
-from exporter.parse_event import JobEvent, parse_event
+from exporter.parse.event import JobEvent, parse_event
 
 
 def _drain(env: DemoEnvironment, seconds: float) -> list[dict[str, Any]]:

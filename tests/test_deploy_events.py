@@ -23,7 +23,7 @@ import pytest
 from cfnlint.decode import cfn_yaml
 from moto.server import ThreadedMotoServer
 
-from exporter.parse_event import DETAIL_TYPE, SOURCE, JobEvent, parse_event
+from exporter.parse.event import DETAIL_TYPE, SOURCE, JobEvent, parse_event
 
 ROOT = Path(__file__).resolve().parent.parent
 CFN = ROOT / "deploy/cloudformation/sagemaker-exporter-events.yaml"

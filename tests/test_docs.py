@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from exporter.docs import update
-from exporter.families import FAMILIES
+from exporter.metrics.training_jobs import FAMILIES
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

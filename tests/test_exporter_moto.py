@@ -7,7 +7,7 @@ import subprocess
 import time
 from typing import Any
 
-from exporter.families import FAMILIES
+from exporter.metrics.training_jobs import FAMILIES
 
 from .conftest import find, value
 from .motofleet import CANARY, DEFAULT_ACCOUNT, SECOND_ACCOUNT, SECOND_ROLE, MotoSageMaker

@@ -1,4 +1,4 @@
-"""Finished jobs are kept packed (exporter/packing.py): unpacking must give back an equal
+"""Finished jobs are kept packed (exporter/store/packing.py): unpacking must give back an equal
 job, for any response the parser accepts, and share repeated strings between jobs."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 from hypothesis import given
 
 from bench.fake_sagemaker_data import make_job
-from exporter import packing
-from exporter.packing import compact, pack, unpack
-from exporter.parse import parse_tags, parse_training_job
+from exporter.parse.api import parse_tags, parse_training_job
+from exporter.store import packing
+from exporter.store.packing import compact, pack, unpack
 
 from .test_properties import SETTINGS, payload, tags_response
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from exporter.model import TrainingJob
-from exporter.parse_event import (
+from exporter.parse.event import (
     JobEvent,
     Rejected,
     event_timestamp,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from exporter.families import FAMILIES, RenderContext, failure_category, tag_label_name
-from exporter.parse import parse_summary, parse_training_job, to_epoch
-from exporter.render import escape_label_value, format_value, render_job
+from exporter.metrics.text import escape_label_value, format_value, render_job
+from exporter.metrics.training_jobs import FAMILIES, RenderContext, failure_category, tag_label_name
+from exporter.parse.api import parse_summary, parse_training_job, to_epoch
 
 T0 = dt.datetime(2026, 11, 1, 12, 0, 0, tzinfo=dt.UTC)
 EPOCH0 = 1793534400.0  # T0 as Unix time, computed independently: date -d 2026-11-01T12:00:00Z +%s

@@ -18,9 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.cli import load_settings
 from exporter.config import ConfigError
-from exporter.families import RenderContext
-from exporter.parse import parse_tags, parse_training_job
-from exporter.store import JobStore
+from exporter.metrics.training_jobs import RenderContext
+from exporter.parse.api import parse_tags, parse_training_job
+from exporter.store.objects import JobStore
 
 SECRET = "prop-s3cr3t-b41e"
 NOW = 1_750_000_000.0

@@ -12,7 +12,7 @@ import heapq
 
 import pytest
 
-from exporter.ratelimit import FLOOR, DiscoveredRate
+from exporter.aws.ratelimit import FLOOR, DiscoveredRate
 
 
 class Clock:

@@ -9,9 +9,9 @@ import random
 
 import pytest
 
-from exporter.http import HttpConfig, HttpServer, build_app
-from exporter.selfmetrics import SelfMetrics
-from exporter.store import JobStore
+from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.store.objects import JobStore
+from exporter.web.server import HttpConfig, HttpServer, build_app
 
 from .test_store import CTXS, rich
 

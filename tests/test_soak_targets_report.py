@@ -10,7 +10,7 @@ import pytest
 
 from bench.soak_report import replace_section, trend
 from bench.targets_report import PollEvent, cadence, poll_events, spread
-from exporter.sync import phase_offset
+from exporter.sources.training import phase_offset
 
 MINUTES = [60.0 * i for i in range(25)]
 

@@ -8,11 +8,11 @@ import random
 
 import pytest
 
-from exporter import store as store_module
-from exporter.families import FAMILIES, RenderContext
+from exporter.metrics.text import family_header, render_job
+from exporter.metrics.training_jobs import FAMILIES, RenderContext
 from exporter.model import FinalMetric, InstanceGroup, RuleStatus, TrainingJob, Transition
-from exporter.render import family_header, render_job
-from exporter.store import JobStore
+from exporter.store.objects import JobStore
+from exporter.store import objects as store_module
 
 from .conftest import parse_exposition
 

@@ -13,7 +13,7 @@ from moto.backends import get_backend
 from bench.fake_sagemaker import FakeSageMaker
 from exporter.app import Exporter
 from exporter.cli import load_settings
-from exporter.tuning_families import TUNING_FAMILIES
+from exporter.metrics.tuning_jobs import TUNING_FAMILIES
 
 from .conftest import Harness, find, parse_exposition, value
 from .motofleet import DEFAULT_ACCOUNT, MotoSageMaker, utc

@@ -1,4 +1,4 @@
-"""exporter.webconfig: parsing the exporter-toolkit web config file and checking basic auth.
+"""exporter.web.webconfig: parsing the exporter-toolkit web config file and checking basic auth.
 
 Certificates are made here with `cryptography`; TLS contexts are exercised with real handshakes
 over 127.0.0.1 sockets, not just inspected.
@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from exporter import webconfig
-from exporter.webconfig import BasicAuthenticator, WebConfigError, load_web_config
+from exporter.web import webconfig
+from exporter.web.webconfig import BasicAuthenticator, WebConfigError, load_web_config
 
 
 def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:

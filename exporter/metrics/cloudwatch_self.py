@@ -11,8 +11,8 @@ import gzip
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import generate_latest
 
-from ..render import escape_help
-from .utilization import FAMILIES
+from exporter.metrics.text import escape_help
+from exporter.metrics.utilization import FAMILIES
 
 #: Operations the CloudWatch source calls, for sagemaker_exporter_api_requests_total.
 OPERATIONS = ("GetMetricData", "DescribeInstanceTypes")

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import TrainingJob
-from ..render import escape_label_value, format_value
+from exporter.metrics.text import escape_label_value, format_value
+from exporter.model import TrainingJob
 
 NAMESPACE = "/aws/sagemaker/TrainingJobs"
 PERIOD = 60  # SageMaker publishes 1-minute data

@@ -1,1 +1,1 @@
-"""What feeds the store besides the poll loop (exporter/sync.py): one module per source."""
+"""What feeds the store besides the poll loop (exporter/sources/training.py): one module per source."""

@@ -25,9 +25,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from ..aws import ApiError
-from ..metrics.cloudwatch_self import OPERATIONS, CloudWatchMetrics, UtilizationStore
-from ..metrics.utilization import (
+from exporter.aws.sagemaker import ApiError
+from exporter.metrics.cloudwatch_self import OPERATIONS, CloudWatchMetrics, UtilizationStore
+from exporter.metrics.utilization import (
     MAX_QUERIES,
     Devices,
     Host,
@@ -43,8 +43,8 @@ from ..metrics.utilization import (
     resources_for,
     wants_hosts,
 )
-from ..model import TrainingJob
-from ..store import JobStore
+from exporter.model import TrainingJob
+from exporter.store.objects import JobStore
 
 MAX_PAGES = 100  # a guard against a server that hands out tokens forever
 

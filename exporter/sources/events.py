@@ -26,12 +26,12 @@ from typing import Protocol
 
 import structlog
 
-from ..aws import ApiError
-from ..aws_sqs import WAIT_SECONDS, Message
-from ..families import RenderContext
-from ..parse_event import JobEvent, Rejected, merge_event, parse_event
-from ..selfmetrics import SelfMetrics
-from ..sync import TargetSync
+from exporter.aws.sagemaker import ApiError
+from exporter.aws.sqs import WAIT_SECONDS, Message
+from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.metrics.training_jobs import RenderContext
+from exporter.parse.event import JobEvent, Rejected, merge_event, parse_event
+from exporter.sources.training import TargetSync
 
 #: Long polls per queue. Measured on a burst of 1,000 events (tests/test_events_burst.py,
 #: docs/benchmarks.md): 1 receiver drains it in ~3.4 s, 4 in ~1.4 s, 8 no faster on 2 cores.

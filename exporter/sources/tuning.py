@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import structlog
 
-from .aws import ApiError, JobNotFound
-from .model import TuningJob
-from .parse import parse_tuning_job
-from .selfmetrics import OUTCOMES, TUNING_OPERATIONS, SelfMetrics
-from .tuning_store import TuningStore
+from exporter.aws.sagemaker import ApiError, JobNotFound
+from exporter.metrics.selfmetrics import OUTCOMES, TUNING_OPERATIONS, SelfMetrics
+from exporter.model import TuningJob
+from exporter.parse.api import parse_tuning_job
+from exporter.store.tuning import TuningStore
 
 MAX_PAGES = 1000
 

@@ -27,8 +27,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from .aws import ApiError
-from .fetch import (
+from exporter.aws.sagemaker import ApiError
+from exporter.model import ACTIVE_STATUSES, JobSummary, TrainingJob
+from exporter.sources.fetch import (
     CycleResult,
     SageMakerAPI,
     SyncSettings,
@@ -38,8 +39,7 @@ from .fetch import (
     matches,
     search_pages,
 )
-from .model import ACTIVE_STATUSES, JobSummary, TrainingJob
-from .store import JobStore
+from exporter.store.objects import JobStore
 
 FLUSH_SECONDS = 0.25
 WORKERS = 64

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .model import Progress, TrainingJob
+from exporter.model import Progress, TrainingJob
 
 
 def progress_ratio(p: Progress | None) -> float | None:

@@ -1,6 +1,6 @@
 """The sync engine: keep the store equal to what SageMaker says, at the lowest API cost.
 
-A target's first cycle is the backfill (exporter.backfill: pipelined, Search for what it
+A target's first cycle is the backfill (exporter.sources.backfill: pipelined, Search for what it
 can, committed in batches). After it, SageMaker having no watch API, each cycle lists only
 jobs modified since the last watermark and describes a job only when it is new or its
 summary changed. Running jobs are re-described at the slower refresh interval (final
@@ -20,13 +20,20 @@ from dataclasses import replace
 
 import structlog
 
-from .aws import ApiError
-from .backfill import Backfill
-from .families import RenderContext
-from .fetch import CycleResult, SageMakerAPI, SyncSettings, fetch_job, list_all, matches
-from .model import ACTIVE_STATUSES, JobSummary, TrainingJob
-from .selfmetrics import SelfMetrics
-from .store import JobStore
+from exporter.aws.sagemaker import ApiError
+from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.metrics.training_jobs import RenderContext
+from exporter.model import ACTIVE_STATUSES, JobSummary, TrainingJob
+from exporter.sources.backfill import Backfill
+from exporter.sources.fetch import (
+    CycleResult,
+    SageMakerAPI,
+    SyncSettings,
+    fetch_job,
+    list_all,
+    matches,
+)
+from exporter.store.objects import JobStore
 
 __all__ = ["CycleResult", "SageMakerAPI", "SyncSettings", "TargetSync"]
 

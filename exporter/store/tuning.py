@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .model import TuningJob
-from .render import escape_help, escape_label_value, format_value
-from .tuning_families import TUNING_FAMILIES
+from exporter.metrics.text import escape_help, escape_label_value, format_value
+from exporter.metrics.tuning_jobs import TUNING_FAMILIES
+from exporter.model import TuningJob
 
 _HEADERS = tuple(
     f"# HELP {f.name} {escape_help(f.help)}\n# TYPE {f.name} {f.type}\n".encode()

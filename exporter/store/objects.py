@@ -14,7 +14,7 @@ gained or lost a job.
 
 Memory (see docs/benchmarks.md): once its segment is compressed, a job's text is dropped
 and only its record is kept: a running job as a TrainingJob whose repeated strings are
-shared, a finished job packed into bytes (exporter/packing.py). Rendering is pure, so a
+shared, a finished job packed into bytes (exporter/store/packing.py). Rendering is pure, so a
 segment that must be compressed again renders its jobs again from their records and the
 context they were rendered with. The plain-text body is inflated from the gzip members,
 per segment, and kept only while plain scrapes keep coming (PLAIN_KEEP_SECONDS): it is ten
@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .families import FAMILIES, RenderContext
-from .model import ACTIVE_STATUSES, TrainingJob
-from .packing import compact, pack, unpack
-from .render import family_header, identity_labels, render_job
+from exporter.metrics.text import family_header, identity_labels, render_job
+from exporter.metrics.training_jobs import FAMILIES, RenderContext
+from exporter.model import ACTIVE_STATUSES, TrainingJob
+from exporter.store.packing import compact, pack, unpack
 
 SEGMENT_SIZE = 128  # measured at 10,000 jobs: 512 -> 8 ms to recompress one, 128 -> 4.6 ms
 # Hot segments are smaller: a change to one running job between polls (a describe landing)

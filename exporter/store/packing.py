@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from .model import TrainingJob
+from exporter.model import TrainingJob
 
 _Decode = Callable[[Any], Any]
 # Strings are interned when packed, and marshal keeps the interned flag, so an unpacked job

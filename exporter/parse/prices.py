@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from .model import TrainingJob
+from exporter.model import TrainingJob
 
 #: Instance types as SageMaker names them; anything else in a price file is a typo.
 _ITYPE_RE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")

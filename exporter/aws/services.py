@@ -1,6 +1,6 @@
 """aiobotocore clients for the services a source needs besides SageMaker (CloudWatch, EC2).
 
-Built the way exporter/aws.py builds the SageMaker client: the same base credentials
+Built the way exporter/aws/sagemaker.py builds the SageMaker client: the same base credentials
 (explicit ones for the demo, else the default chain), the same assume-role for another
 account, adaptive retries, and every HTTP attempt counted through botocore's `needs-retry`
 event in `sagemaker_exporter_api_requests_total`. A separate session, so these calls never
@@ -17,9 +17,14 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
-from ..aws import AwsSettings, assume_role, classify_attempt, classify_error
-from ..model import Target
-from ..selfmetrics import OUTCOMES, SelfMetrics
+from exporter.aws.sagemaker import (
+    AwsSettings,
+    assume_role,
+    classify_attempt,
+    classify_error,
+)
+from exporter.metrics.selfmetrics import OUTCOMES, SelfMetrics
+from exporter.model import Target
 
 
 class ServiceClients:

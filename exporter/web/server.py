@@ -17,10 +17,10 @@ from typing import Protocol
 
 from aiohttp import web
 
-from . import __version__
-from .render import CONTENT_TYPE
-from .selfmetrics import SelfMetrics
-from .store import JobStore
+from exporter import __version__
+from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.metrics.text import CONTENT_TYPE
+from exporter.store.objects import JobStore
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Probes stay open under basic auth: kubelets carry no credentials and they reveal nothing.

@@ -1,6 +1,6 @@
 """The calls the sync engines make, as model objects: list pages, search pages, one job.
 
-Shared by the steady-state cycle (exporter.sync) and the backfill (exporter.backfill);
+Shared by the steady-state cycle (exporter.sources.training) and the backfill (exporter.sources.backfill);
 nothing here keeps state between calls.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from .aws import ApiError, JobNotFound
-from .model import JobSummary, TrainingJob
-from .parse import parse_summary, parse_tags, parse_training_job
-from .prices import Prices
+from exporter.aws.sagemaker import ApiError, JobNotFound
+from exporter.model import JobSummary, TrainingJob
+from exporter.parse.api import parse_summary, parse_tags, parse_training_job
+from exporter.parse.prices import Prices
 
 MAX_PAGES = 10_000  # a guard against a server that hands out tokens forever
 

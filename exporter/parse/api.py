@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from .model import (
+from exporter.model import (
     FinalMetric,
     InstanceGroup,
     JobSummary,

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
-from .aws import ApiError, classify_error
+from exporter.aws.sagemaker import ApiError, classify_error
 
 WAIT_SECONDS = 20  # SQS's longest long poll: the fewest empty receives while idle
 BATCH = 10  # SQS's largest batch, for receive and delete alike

@@ -1,7 +1,7 @@
 """The AWS client layer: the only module that imports aiobotocore.
 
 One aiobotocore client per (account, region) target, a discovered rate per operation
-(exporter.ratelimit: the quota is found, not configured), our own retries, and every HTTP
+(exporter.aws.ratelimit: the quota is found, not configured), our own retries, and every HTTP
 attempt counted by outcome through botocore's `needs-retry` event (which fires once per
 attempt, success included).
 
@@ -31,9 +31,9 @@ from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import create_loader
 
-from .model import Target
-from .ratelimit import DiscoveredRate
-from .selfmetrics import SelfMetrics
+from exporter.aws.ratelimit import DiscoveredRate
+from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.model import Target
 
 #: Every AWS operation this code calls, as IAM actions (deploy/iam-policy.json is tested
 #: against this set). GetCallerIdentity needs no permission.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from .families import FAMILIES, Family, RenderContext
-from .model import TrainingJob
+from exporter.metrics.training_jobs import FAMILIES, Family, RenderContext
+from exporter.model import TrainingJob
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from .aws import ApiError
-from .prices import PriceTable, parse_price_list
-from .selfmetrics import SelfMetrics
+from exporter.aws.sagemaker import ApiError
+from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.parse.prices import PriceTable, parse_price_list
 
 SERVICE_CODE = "AmazonSageMaker"
 MAX_PAGES = 1000

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .model import (
+from exporter.model import (
     TUNING_OBJECTIVE_COUNTERS,
     TUNING_STATUSES,
     TUNING_TRAINING_JOB_COUNTERS,

@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .model import KNOWN_STATUSES, TrainingJob
-from .prices import Prices, estimated_cost, hourly_rate
-from .progress import progress_ratio, retries_seen
+from exporter.metrics.progress import progress_ratio, retries_seen
+from exporter.model import KNOWN_STATUSES, TrainingJob
+from exporter.parse.prices import Prices, estimated_cost, hourly_rate
 
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[Labels, float]

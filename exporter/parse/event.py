@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .model import TrainingJob
-from .parse import parse_training_job, to_epoch
+from exporter.model import TrainingJob
+from exporter.parse.api import parse_training_job, to_epoch
 
 SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker Training Job State Change"

@@ -13,13 +13,13 @@ import platform
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.exposition import generate_latest
 
-from . import __version__
-from .model import TERMINAL_STATUSES
+from exporter import __version__
+from exporter.model import TERMINAL_STATUSES
 
 OUTCOMES = ("ok", "throttled", "client_error", "server_error", "network_error")
 OPERATIONS = ("ListTrainingJobs", "DescribeTrainingJob", "ListTags", "Search")
 EVENT_OUTCOMES = ("applied", "stale", "ignored", "malformed", "deferred")
-#: Started at zero by the tuning-job source (exporter/tuning_sync.py) for its targets.
+#: Started at zero by the tuning-job source (exporter/sources/tuning.py) for its targets.
 TUNING_OPERATIONS = ("ListHyperParameterTuningJobs", "DescribeHyperParameterTuningJob")
 
 

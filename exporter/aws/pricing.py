@@ -16,8 +16,8 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
-from .aws import AwsSettings, classify_attempt, classify_error
-from .selfmetrics import SelfMetrics
+from exporter.aws.sagemaker import AwsSettings, classify_attempt, classify_error
+from exporter.metrics.selfmetrics import SelfMetrics
 
 #: The Price List API answers from these regions only; us-east-1 serves every region's prices.
 PRICING_REGION = "us-east-1"
