@@ -11,8 +11,8 @@ import pytest
 from exporter.metrics.text import family_header, render_job
 from exporter.metrics.training_jobs import FAMILIES, RenderContext
 from exporter.model import FinalMetric, InstanceGroup, RuleStatus, TrainingJob, Transition
-from exporter.store.objects import JobStore
 from exporter.store import objects as store_module
+from exporter.store.objects import JobStore
 
 from .conftest import parse_exposition
 
