@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from exporter.aws.pricing import PricingClient
-from exporter.aws.sagemaker import AwsSettings, SageMakerTarget, new_data_loader
+from exporter.aws.sagemaker import SageMakerTarget
+from exporter.aws.services import pricing_clients
+from exporter.aws.session import AwsSettings, new_data_loader
 from exporter.aws.sqs import SqsQueue
 from exporter.config import Settings
 from exporter.metrics.selfmetrics import SelfMetrics
@@ -217,12 +218,12 @@ class Exporter:
                 if s.tuning_jobs:
                     # A client of its own: its calls neither share the training jobs' rate
                     # limiters nor show up in their per-cycle call counts.
-                    tuning_client = SageMakerTarget(target, self.plan.aws, self.metrics, loader)
-                    # It calls no training-job operation: without their discovered rates it
-                    # never publishes them, which would overwrite the training client's
-                    # sagemaker_exporter_api_rate_limit with untouched initial values.
-                    tuning_client.rates = {}
-                    await self._stack.enter_async_context(tuning_client)
+                    # It calls no training-job operation, so it gets none of their
+                    # discovered rates: it would publish their untouched initial values
+                    # over the training client's sagemaker_exporter_api_rate_limit.
+                    tuning_client = await self._stack.enter_async_context(
+                        SageMakerTarget(target, self.plan.aws, self.metrics, loader, rates={})
+                    )
                     self.tuning_syncs.append(
                         TuningSync(
                             tuning_client,
@@ -234,7 +235,7 @@ class Exporter:
                     )
             if s.price_list_api and self.prices is not None:
                 pricing = await self._stack.enter_async_context(
-                    PricingClient(self.plan.aws, self.metrics)
+                    pricing_clients(self.plan.aws, self.metrics, loader)
                 )
                 self.price_refresher = PriceRefresher(
                     pricing,

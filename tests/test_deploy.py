@@ -56,7 +56,7 @@ def _allowed(policy: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def test_iam_policy_allows_exactly_the_operations_the_code_calls() -> None:
-    from exporter.aws.sagemaker import OPERATIONS_USED
+    from exporter.aws import OPERATIONS_USED
 
     allowed = _allowed(_json(DEPLOY / "iam-policy.json"))
     assert set(allowed) == set(OPERATIONS_USED) - NO_PERMISSION_NEEDED

@@ -1,7 +1,7 @@
 """The SQS client of the event source: long-poll receive and batch delete, nothing else.
 
-Beside aws.py (SageMaker and STS) and built the same way (aiobotocore, errors classified
-into ApiError with the same outcome labels), so the event source knows no boto types.
+Built by exporter.aws.session like every client (errors classified into ApiError with
+the same outcome labels), so the event source knows no boto types.
 The endpoint is the queue URL's own scheme and host: that is SQS's endpoint for the
 queue's region on AWS (and an interface VPC endpoint's when one is used), and the local
 server's in tests and the demo, so --endpoint-url (a SageMaker override) never has to
@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession
-
-from exporter.aws.sagemaker import ApiError, classify_error
+from exporter.aws.errors import ApiError, classify_error
+from exporter.aws.session import AwsSettings, client_config, new_session
 
 WAIT_SECONDS = 20  # SQS's longest long poll: the fewest empty receives while idle
 BATCH = 10  # SQS's largest batch, for receive and delete alike
@@ -69,23 +67,21 @@ class SqsQueue:
         self._client: Any = None
 
     async def __aenter__(self) -> SqsQueue:
-        session = AioSession()
         key, secret = self._creds
-        if key and secret:
-            session.set_credentials(key, secret)
-        config = AioConfig(
-            region_name=self.region,
+        settings = AwsSettings(access_key_id=key, secret_access_key=secret)
+        config = client_config(
+            self.region,
+            settings,
             connect_timeout=5,
             # Longer than the long poll, or every idle receive would time out.
             read_timeout=WAIT_SECONDS + 10,
             # The receive loop backs off and retries itself; botocore's retries would only
             # hide an outage from events_up for longer.
-            retries={"mode": "standard", "total_max_attempts": 2},
-            max_pool_connections=32,
-            user_agent_extra="sagemaker-training-exporter",
+            attempts=2,
+            pool=32,
         )
         self._client = await self._stack.enter_async_context(
-            session.create_client("sqs", endpoint_url=self._endpoint, config=config)
+            new_session(settings).create_client("sqs", endpoint_url=self._endpoint, config=config)
         )
         return self
 

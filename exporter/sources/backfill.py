@@ -27,7 +27,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from exporter.aws.sagemaker import ApiError
+from exporter.aws.errors import ApiError
 from exporter.model import ACTIVE_STATUSES, JobSummary, TrainingJob
 from exporter.sources.fetch import (
     CycleResult,

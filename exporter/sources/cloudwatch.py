@@ -25,7 +25,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from exporter.aws.sagemaker import ApiError
+from exporter.aws.errors import ApiError
+from exporter.aws.paging import collect
 from exporter.metrics.cloudwatch_self import OPERATIONS, CloudWatchMetrics, UtilizationStore
 from exporter.metrics.utilization import (
     MAX_QUERIES,
@@ -45,8 +46,6 @@ from exporter.metrics.utilization import (
 )
 from exporter.model import TrainingJob
 from exporter.store.objects import JobStore
-
-MAX_PAGES = 100  # a guard against a server that hands out tokens forever
 
 
 class Clients(Protocol):
@@ -279,21 +278,21 @@ class CloudWatchSource:
             "EndTime": dt.datetime.fromtimestamp(now + 60, dt.UTC),
             "ScanBy": "TimestampDescending",
         }
-        results: list[Mapping[str, Any]] = []
-        for page_no in range(MAX_PAGES):
-            if page_no:
+        calls = 0
+
+        async def call(**req: Any) -> Mapping[str, Any]:
+            nonlocal calls
+            if calls:
                 self.budget.spend(len(batch))  # the first page was reserved by the cycle
+            calls += 1
             # Counted before the call: a failed or retried call may still be billed.
             self.metrics.requested.labels(self.region, account).inc(len(batch))
             result.requested += len(batch)
-            page = await self.clients.call(
-                "cloudwatch", "GetMetricData", "get_metric_data", **params
-            )
-            results.extend(page.get("MetricDataResults") or [])
-            token = page.get("NextToken")
-            if not token:
-                break
-            params["NextToken"] = token
+            return await self.clients.call("cloudwatch", "GetMetricData", "get_metric_data", **req)
+
+        results: list[Mapping[str, Any]] = await collect(
+            call, "GetMetricData", "MetricDataResults", params, page_size=None, required=False
+        )
         for index, (ts, percent) in newest_points(results).items():
             if index >= len(batch):
                 continue

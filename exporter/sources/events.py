@@ -26,7 +26,7 @@ from typing import Protocol
 
 import structlog
 
-from exporter.aws.sagemaker import ApiError
+from exporter.aws.errors import ApiError
 from exporter.aws.sqs import WAIT_SECONDS, Message
 from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.metrics.training_jobs import RenderContext

@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from exporter.aws.sagemaker import ApiError, JobNotFound
+from exporter.aws.errors import ApiError, JobNotFound, malformed
+from exporter.aws.paging import pages
 from exporter.model import JobSummary, TrainingJob
 from exporter.parse.api import parse_summary, parse_tags, parse_training_job
 from exporter.parse.prices import Prices
-
-MAX_PAGES = 10_000  # a guard against a server that hands out tokens forever
 
 
 class SageMakerAPI(Protocol):
     region: str
     account_id: str
-    attempts: int
+    @property
+    def attempts(self) -> int: ...
     describe_slots: asyncio.Semaphore
 
     async def resolve_account(self) -> str: ...
@@ -77,28 +77,12 @@ class CycleResult:
         self.errors[key] = self.errors.get(key, 0) + 1
 
 
-def malformed(operation: str, what: str) -> ApiError:
-    return ApiError(operation, "server_error", "MalformedResponse", f"response has no {what}")
-
-
 async def list_pages(api: SageMakerAPI, **params: Any) -> AsyncIterator[list[JobSummary]]:
     """ListTrainingJobs, a page at a time (newest first: the API sorts by CreationTime)."""
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        req = dict(params, MaxResults=100)
-        if token:
-            req["NextToken"] = token
-        page = await api.list_training_jobs(**req)
-        items = page.get("TrainingJobSummaries")
-        if not isinstance(items, list):
-            # botocore turns a garbled 200 body into an empty dict; trusting it would
-            # silently end the listing and lose every job on the later pages.
-            raise malformed("ListTrainingJobs", "TrainingJobSummaries")
+    async for items in pages(
+        api.list_training_jobs, "ListTrainingJobs", "TrainingJobSummaries", params
+    ):
         yield [s for s in map(parse_summary, items) if s is not None]
-        # Pages can be empty while a token remains: only a missing token ends the list.
-        token = page.get("NextToken") or None
-        if not token:
-            return
 
 
 async def list_all(api: SageMakerAPI, **params: Any) -> list[JobSummary]:
@@ -116,20 +100,12 @@ async def search_pages(
     """Search(Resource=TrainingJob), newest change first, 100 whole records a call.
 
     A record carries the job's tags, so --tag-labels costs no ListTags call here."""
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        req: dict[str, Any] = {
-            "SearchExpression": {"Filters": filters, "Operator": "And"},
-            "SortBy": "LastModifiedTime",
-            "SortOrder": "Descending",
-            "MaxResults": 100,
-        }
-        if token:
-            req["NextToken"] = token
-        page = await api.search_training_jobs(**req)
-        results = page.get("Results")
-        if not isinstance(results, list):
-            raise malformed("Search", "Results")
+    params = {
+        "SearchExpression": {"Filters": filters, "Operator": "And"},
+        "SortBy": "LastModifiedTime",
+        "SortOrder": "Descending",
+    }
+    async for results in pages(api.search_training_jobs, "Search", "Results", params):
         jobs = []
         for item in results:
             record = item.get("TrainingJob") if isinstance(item, Mapping) else None
@@ -140,9 +116,6 @@ async def search_pages(
             if job is not None and job.status:
                 jobs.append(job)
         yield jobs
-        token = page.get("NextToken") or None
-        if not token:
-            return
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ from typing import Any, Protocol
 
 import structlog
 
-from exporter.aws.sagemaker import ApiError
+from exporter.aws.errors import ApiError
+from exporter.aws.paging import collect
 from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.parse.prices import PriceTable, parse_price_list
 
 SERVICE_CODE = "AmazonSageMaker"
-MAX_PAGES = 1000
 RETRY_AFTER_FAILURE = 900.0  # a failed refresh is retried sooner than the daily cadence
 
 
@@ -72,32 +72,25 @@ class PriceBook:
 
 
 class PricingAPI(Protocol):
-    attempts: int
+    """What the refresher needs of aws.services.pricing_clients()."""
 
-    async def get_products(self, **params: Any) -> Mapping[str, Any]: ...
+    async def call(
+        self, service: str, operation: str, method: str, **params: Any
+    ) -> Mapping[str, Any]: ...
 
 
 async def fetch_prices(api: PricingAPI, region: str) -> dict[tuple[str, str], float]:
     """Every on-demand training price of `region`, paging GetProducts to the end."""
-    records: list[Any] = []
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        params: dict[str, Any] = {
-            "ServiceCode": SERVICE_CODE,
-            "FormatVersion": "aws_v1",
-            "Filters": [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}],
-            "MaxResults": 100,
-        }
-        if token:
-            params["NextToken"] = token
-        page = await api.get_products(**params)
-        items = page.get("PriceList")
-        if not isinstance(items, list):
-            raise ApiError("GetProducts", "server_error", "MalformedResponse", "no PriceList")
-        records.extend(items)
-        token = page.get("NextToken") or None
-        if not token:
-            break
+
+    async def call(**params: Any) -> Mapping[str, Any]:
+        return await api.call("pricing", "GetProducts", "get_products", **params)
+
+    params = {
+        "ServiceCode": SERVICE_CODE,
+        "FormatVersion": "aws_v1",
+        "Filters": [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}],
+    }
+    records = await collect(call, "GetProducts", "PriceList", params)
     return parse_price_list(records, region)
 
 

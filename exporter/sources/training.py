@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import structlog
 
-from exporter.aws.sagemaker import ApiError
+from exporter.aws.errors import ApiError
 from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.metrics.training_jobs import RenderContext
 from exporter.model import ACTIVE_STATUSES, JobSummary, TrainingJob

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from exporter.aws.sagemaker import ApiError, JobNotFound
+from exporter.aws.errors import ApiError, JobNotFound
 from exporter.metrics.selfmetrics import OUTCOMES, TUNING_OPERATIONS, SelfMetrics
 from exporter.model import TuningJob
 from exporter.parse.api import parse_tuning_job
