@@ -16,9 +16,9 @@ import time
 
 import aiohttp
 
-from bench.fake_sagemaker import FakeSageMaker
 from exporter.app import Exporter
 from exporter.cli import load_settings
+from fake_aws.server import FakeSageMaker
 
 
 async def _scrape_ms(url: str, n: int) -> tuple[float, int]:

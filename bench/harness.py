@@ -60,13 +60,13 @@ def rss_bytes(pid: int) -> int:
 
 
 class FakeProcess:
-    """python -m bench.fake_sagemaker in a subprocess, driven over /_fake/."""
+    """python -m fake_aws in a subprocess, driven over /_fake/."""
 
     def __init__(self, *args: str) -> None:
         self._dir = tempfile.TemporaryDirectory()
         port_file = Path(self._dir.name) / "port"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.fake_sagemaker", "--port-file", str(port_file), *args],
+            [sys.executable, "-m", "fake_aws", "--port-file", str(port_file), *args],
             env=ENV,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -27,7 +27,6 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from bench.baselines import BaselineCollector
-from bench.fake_sagemaker_data import make_job
 from bench.harness import rss_bytes
 from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.metrics.text import CONTENT_TYPE
@@ -36,6 +35,7 @@ from exporter.model import TrainingJob
 from exporter.parse.api import parse_tags, parse_training_job
 from exporter.store.objects import JobStore
 from exporter.web.server import HttpConfig, build_app, chunks
+from fake_aws.data import make_job
 
 NOW = time.time()
 CTX = RenderContext("us-east-1", "123456789012", NOW, ("team", "project"))

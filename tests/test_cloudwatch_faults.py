@@ -1,11 +1,11 @@
 """--cloudwatch under CloudWatch faults, against the fake SageMaker server, which also speaks
-CloudWatch's GetMetricData (bench/fake_sagemaker_cloudwatch.py): a throttled or denied
+CloudWatch's GetMetricData (fake_aws/cloudwatch.py): a throttled or denied
 CloudWatch never marks the SageMaker target down, keeps serving the last good host samples,
 and is counted under its own outcome and up gauge."""
 
 from __future__ import annotations
 
-from bench.fake_sagemaker_cloudwatch import DEVICES
+from fake_aws.cloudwatch import DEVICES
 
 from .conftest import Samples, find, value
 from .test_faults import ACCOUNT, US, rig

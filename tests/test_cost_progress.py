@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from bench.fake_sagemaker import FakeSageMaker
 from exporter.cli import load_settings
 from exporter.config import ConfigError
 from exporter.metrics.progress import progress_ratio
@@ -22,6 +21,7 @@ from exporter.metrics.training_jobs import FAMILIES, RenderContext
 from exporter.parse.api import parse_training_job
 from exporter.parse.prices import PriceTable, parse_price_file, parse_price_list
 from exporter.sources.prices import PriceBook
+from fake_aws.server import FakeSageMaker
 
 from .conftest import Harness, find, parse_exposition, value
 from .motofleet import MotoSageMaker
@@ -283,7 +283,7 @@ def test_shipped_example_price_file_parses_and_is_dated() -> None:
 
 
 def test_price_list_records_pick_on_demand_training_only() -> None:
-    from bench.fake_pricing import product_record
+    from fake_aws.pricing import product_record
 
     records = [
         product_record(US, "ml.m5.xlarge", 0.23),

@@ -21,8 +21,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.model import Shape
 
-from bench.fake_sagemaker import FakeSageMaker
-from bench.fake_sagemaker_data import CANARY_SECRET
+from fake_aws.data import CANARY_SECRET
+from fake_aws.server import FakeSageMaker
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
@@ -478,7 +478,7 @@ async def test_cli_process_serves_and_reports_endpoint(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "bench.fake_sagemaker",
+            "fake_aws",
             "--port",
             "0",
             "--jobs",

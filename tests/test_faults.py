@@ -1,5 +1,5 @@
 """The exporter under API faults: the real Exporter (real aiobotocore, real HTTP scrapes)
-against the fake SageMaker server (bench/fake_sagemaker.py) with faults switched on and off.
+against the fake SageMaker server (fake_aws/server.py) with faults switched on and off.
 
 For every fault: /metrics keeps answering with the last good data, target_up and the last
 success timestamp tell the truth, the failure is counted and logged once per cycle, and the
@@ -23,9 +23,9 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from bench.fake_sagemaker import FakeSageMaker
 from exporter.app import Exporter, Plan
 from exporter.cli import load_settings
+from fake_aws.server import FakeSageMaker
 
 from .conftest import Harness, Samples, find, parse_exposition, value
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from hypothesis import given
 
-from bench.fake_sagemaker_data import make_job
 from exporter.parse.api import parse_tags, parse_training_job
 from exporter.store import packing
 from exporter.store.packing import compact, pack, unpack
+from fake_aws.data import make_job
 
 from .test_properties import SETTINGS, payload, tags_response
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from moto.backends import get_backend
 
-from bench.fake_sagemaker import FakeSageMaker
 from exporter.app import Exporter
 from exporter.cli import load_settings
 from exporter.metrics.tuning_jobs import TUNING_FAMILIES
+from fake_aws.server import FakeSageMaker
 
 from .conftest import Harness, find, parse_exposition, value
 from .motofleet import DEFAULT_ACCOUNT, MotoSageMaker, utc

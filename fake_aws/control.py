@@ -7,17 +7,40 @@ POST /_fake/reset, POST /_fake/config, POST /_fake/tick, DELETE /_fake/jobs/{nam
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from bench.fake_sagemaker_faults import FaultRule
-
-if TYPE_CHECKING:
-    from bench.fake_sagemaker import FakeSageMaker
+from fake_aws.faults import FaultRule
 
 
-def control_routes(app: web.Application, fake: FakeSageMaker) -> None:
+class Controlled(Protocol):
+    """What the control plane drives (fake_aws.server.FakeSageMaker); a Protocol so this
+    module does not import the server that imports it."""
+
+    churn: float
+    hang_seconds: float
+
+    def stats(self) -> dict[str, Any]: ...
+    def info(self) -> dict[str, Any]: ...
+    def add_fault(self, rule: FaultRule) -> int: ...
+    def remove_fault(self, rule_id: int) -> bool: ...
+    def clear_faults(self) -> None: ...
+    def faults(self) -> list[dict[str, Any]]: ...
+    def reset_stats(self) -> None: ...
+    def reset(self, *, data: bool = False) -> None: ...
+    def set_latency(self, ms: float, operation: str | None = None) -> None: ...
+    def set_rate_limit(
+        self, operation: str, rps: float | None, burst: float | None = None
+    ) -> None: ...
+    def set_paging(
+        self, *, empty_page_every: int | None = None, max_page_size: int | None = None
+    ) -> None: ...
+    def tick(self, n: int = 1, churn: float | None = None) -> list[str]: ...
+    def remove_job(self, name: str) -> bool: ...
+
+
+def control_routes(app: web.Application, fake: Controlled) -> None:
     """HTTP control plane, so a benchmark in another process can drive the fake."""
 
     async def body(request: web.Request) -> Any:

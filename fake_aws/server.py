@@ -9,8 +9,8 @@ test or a benchmark inject latency, rate limits and faults at runtime:
         ...
         fake.calls("DescribeTrainingJob", "ok")
 
-or as a process: python -m bench.fake_sagemaker --port 0 --jobs 5000 --in-progress 1000, with
-the same controls over HTTP under /_fake/ (see fake_sagemaker_control).
+or as a process: python -m fake_aws --port 0 --jobs 5000 --in-progress 1000, with
+the same controls over HTTP under /_fake/ (see fake_aws.control).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import copy
 import json
 import socket
 import struct
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -31,11 +30,10 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from bench import fake_sagemaker_cloudwatch as cloudwatch
-from bench.fake_pricing import PricingFake
-from bench.fake_sagemaker_control import control_routes
-from bench.fake_sagemaker_data import Doc, generate
-from bench.fake_sagemaker_faults import (
+from fake_aws import cloudwatch
+from fake_aws.control import control_routes
+from fake_aws.data import Doc, generate
+from fake_aws.faults import (
     CLOUDWATCH_OPERATIONS,
     OPERATIONS,
     FaultKind,
@@ -44,7 +42,7 @@ from bench.fake_sagemaker_faults import (
     Stats,
     TokenBucket,
 )
-from bench.fake_sagemaker_ops import (
+from fake_aws.ops import (
     NOT_FOUND,
     ApiError,
     JobStore,
@@ -53,8 +51,9 @@ from bench.fake_sagemaker_ops import (
     list_training_jobs,
     search,
 )
-from bench.fake_sagemaker_sts import caller, sts_answer
-from bench.fake_tuning import TuningJobs
+from fake_aws.pricing import PricingFake
+from fake_aws.sts import caller, sts_answer
+from fake_aws.tuning import TuningJobs
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _CANNED: dict[str, ApiError] = {
@@ -123,8 +122,8 @@ class FakeSageMaker:
         self._closing = asyncio.Event()
         #: CloudWatch: (host dimension, metric name) -> the percent of every datapoint.
         self.cloudwatch_value: Callable[[str, str], float] = lambda host, metric: 50.0
-        self.pricing = PricingFake()  # GetProducts of the Price List API (bench/fake_pricing)
-        self.tuning = TuningJobs()  # none until a test adds some (bench/fake_tuning)
+        self.pricing = PricingFake()  # GetProducts of the Price List API (fake_aws.pricing)
+        self.tuning = TuningJobs()  # none until a test adds some (fake_aws.tuning)
 
     def _build_store(self) -> JobStore:
         count, running, now = self._spec
@@ -484,14 +483,3 @@ def _check_op(operation: str) -> str:
     if operation not in OPERATIONS + CLOUDWATCH_OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}; one of {OPERATIONS}")
     return operation
-
-
-def main(argv: list[str] | None = None) -> int:
-    # imported late: the CLI module imports this one for FakeSageMaker
-    from bench.fake_sagemaker_cli import run
-
-    return run(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.fake_sagemaker_fields import issue_12_fields
+from fake_aws.fields import optional_fields
 
 # Planted in HyperParameters and Environment of every job so exporter tests can prove
 # that secret values never reach /metrics or logs.
@@ -355,7 +355,7 @@ def make_job(
         doc["ExperimentConfig"] = {"ExperimentName": fam.prefix, "TrialName": f"{name}-trial"}
     doc["InfraCheckConfig"] = {"EnableInfraCheck": rng.random() < 0.1}
     doc["RemoteDebugConfig"] = {"EnableRemoteDebug": False}
-    issue_12_fields(rng, doc, in_progress, outcome)
+    optional_fields(rng, doc, in_progress, outcome)
     return FakeJob(doc=doc, tags=_tags(rng, fam), spot=spot)
 
 

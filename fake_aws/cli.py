@@ -1,4 +1,4 @@
-"""Command line of the fake SageMaker server: python -m bench.fake_sagemaker --help.
+"""Command line of the fake SageMaker server: python -m fake_aws --help.
 
 Prints one JSON line {"endpoint_url": ..., "jobs": N} once listening, then serves until
 SIGINT/SIGTERM.
@@ -13,13 +13,13 @@ import os
 import signal
 import sys
 
-from bench.fake_sagemaker import FakeSageMaker
-from bench.fake_sagemaker_faults import FaultRule
+from fake_aws.faults import FaultRule
+from fake_aws.server import FakeSageMaker
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m bench.fake_sagemaker",
+        prog="python -m fake_aws",
         description="Fake SageMaker API for benchmarks and fault tests.",
     )
     p.add_argument("--host", default="127.0.0.1")

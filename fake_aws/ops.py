@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bench.fake_sagemaker_data import Doc, FakeJob, advance, make_job, summary
+from fake_aws.data import Doc, FakeJob, advance, make_job, summary
 
 NOT_FOUND = "Requested resource not found."
 # Fields DescribeTrainingJob has but the Search TrainingJob shape lacks.

@@ -1,5 +1,5 @@
-"""Fields of generated jobs that the exporter reads since issue 12 (ProgressInfo, MLflow,
-reserved capacity), kept apart from the generator so fake_sagemaker_data stays one concern."""
+"""Optional fields of generated jobs (ProgressInfo, MLflow, reserved capacity), kept apart
+from the generator so data.py stays one concern."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 Doc = dict[str, Any]
 
 
-def issue_12_fields(rng: random.Random, doc: Doc, in_progress: bool, outcome: str) -> None:
+def optional_fields(rng: random.Random, doc: Doc, in_progress: bool, outcome: str) -> None:
     """ProgressInfo, MLflow, reserved capacity: drawn after everything else, so every field
     above stays what it was for a given seed."""
     reports = (in_progress and outcome == "Training") or doc["TrainingJobStatus"] == "Completed"

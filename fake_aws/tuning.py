@@ -12,7 +12,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.fake_sagemaker_ops import NOT_FOUND, ApiError
+from fake_aws.ops import NOT_FOUND, ApiError
 
 Doc = dict[str, Any]
 _SUMMARY_KEYS = (

@@ -30,7 +30,7 @@ OPERATIONS = (
     "ListHyperParameterTuningJobs",
     "DescribeHyperParameterTuningJob",
 )
-CLOUDWATCH_OPERATIONS = ("GetMetricData",)  # served by fake_sagemaker_cloudwatch
+CLOUDWATCH_OPERATIONS = ("GetMetricData",)  # served by fake_aws.cloudwatch
 OUTCOMES = ("ok", "throttled", "error")
 # vanish needs a job named by the request; other operations ignore vanish rules
 VANISH_OPERATIONS = frozenset({"DescribeTrainingJob", "ListTags"})
@@ -52,7 +52,7 @@ class FaultRule:
     status: int = 500  # server_error only: 500/503 answer JSON, other 5xx an HTML page
     hang_seconds: float | None = None  # timeout only; None: the server's default
     region: str | None = None  # only requests signed for this region
-    account_id: str | None = None  # only requests from this account (see fake_sagemaker_sts)
+    account_id: str | None = None  # only requests from this account (see fake_aws.sts)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
