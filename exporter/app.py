@@ -97,11 +97,11 @@ def plan(settings: Settings, demo: Any = None) -> Plan:
         )
         return Plan(tuple(Target(t.region, t.role_arn) for t in demo.targets), aws)
     roles: list[str | None] = [None] if settings.base_account else []
-    roles.extend(settings.role_arns)
+    roles.extend(settings.role_arn)
     targets = tuple(
         Target(region, role, settings.external_id if role else None)
         for role in roles
-        for region in settings.regions
+        for region in settings.region
     )
     return Plan(targets, aws)
 
@@ -253,7 +253,7 @@ class Exporter:
         return self
 
     def _queue_urls(self) -> tuple[str, ...]:
-        urls = self.settings.events_queue_urls
+        urls = self.settings.events_queue_url
         if self.demo is not None and self.settings.demo_events:
             urls = (*urls, *self.demo.queue_urls)
         return tuple(dict.fromkeys(urls))

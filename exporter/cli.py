@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from exporter import __version__
-from exporter.config import OPTIONS, ConfigError, Settings, build, from_env, from_file
+from exporter.config import ConfigError, Settings, build, from_env, from_file
+from exporter.options import OPTIONS
 
 PROG = "sagemaker-exporter"
 
@@ -33,9 +34,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     for opt in OPTIONS:
         flag = f"--{opt.name}"
-        env = "SAGEMAKER_EXPORTER_" + opt.name.upper().replace("-", "_")
         default = "" if opt.default in (None, [], "") else f" [default: {opt.default}]"
-        help_text = f"{opt.help}{default} (env {env})"
+        help_text = f"{opt.help}{default} (env {opt.env})"
         if opt.kind == "bool":
             p.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
         elif opt.kind == "list":

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import sys
 
-from exporter.config import OPTIONS
 from exporter.metrics import utilization
 from exporter.metrics.cloudwatch_self import CloudWatchMetrics
 from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.metrics.training_jobs import FAMILIES, IDENTITY_LABELS
 from exporter.metrics.tuning_jobs import TUNING_FAMILIES, TUNING_IDENTITY_LABELS
+from exporter.options import OPTIONS
 
 METRICS_BEGIN, METRICS_END = "<!-- metrics:begin -->", "<!-- metrics:end -->"
 FLAGS_BEGIN, FLAGS_END = "<!-- flags:begin -->", "<!-- flags:end -->"
@@ -33,9 +33,9 @@ def metrics_table() -> str:
     for f in FAMILIES:
         extra = ", ".join(f"`{label}`" for label in f.labels)
         rows.append(f"| `{f.name}` | {f.type} | {extra} | {_cell(f.help)} |")
-    for name, mtype, labels, help in utilization.FAMILIES:
-        extra = ", ".join(f"`{label}`" for label in labels)
-        rows.append(f"| `{name}` | {mtype} | {extra} | {_cell(help)} |")
+    for h in utilization.HOSTS.families:
+        extra = ", ".join(f"`{label}`" for label in ("host", *h.labels))
+        rows.append(f"| `{h.name}` | {h.type} | {extra} | {_cell(h.help)} |")
     tuning_ident = ", ".join(f"`{label}`" for label in TUNING_IDENTITY_LABELS)
     rows += [
         "",
@@ -64,12 +64,11 @@ def metrics_table() -> str:
 def flags_table() -> str:
     rows = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
     for o in OPTIONS:
-        env = "SAGEMAKER_EXPORTER_" + o.name.upper().replace("-", "_")
         default = "" if o.default in (None, [], "") else f"`{o.default}`"
         if o.kind == "duration" and isinstance(o.default, float):
             default = f"`{_duration(o.default)}`"
         flag = f"`--{o.name}`" + (" (repeatable)" if o.kind == "list" else "")
-        rows.append(f"| {flag} | `{env}` | {default} | {_cell(o.help)} |")
+        rows.append(f"| {flag} | `{o.env}` | {default} | {_cell(o.help)} |")
     return "\n".join(rows)
 
 

@@ -122,7 +122,7 @@ def test_precedence_flags_env_file(tmp_path: Path) -> None:
     cfg.write_text("poll_interval: 1m\nretention: 2h\nregion: [eu-west-1]\nlog-format: console\n")
     env = {"SAGEMAKER_EXPORTER_RETENTION": "3h", "SAGEMAKER_EXPORTER_TAG_LABELS": "team,project"}
     s = load_settings(["--config", str(cfg), "--retention", "4h"], environ=env)
-    assert s.poll_interval == 60 and s.retention == 4 * 3600 and s.regions == ("eu-west-1",)
+    assert s.poll_interval == 60 and s.retention == 4 * 3600 and s.region == ("eu-west-1",)
     assert s.tag_labels == ("team", "project") and s.log_format == "console"
     s = load_settings(["--config", str(cfg)], environ=env)
     assert s.retention == 3 * 3600
@@ -175,14 +175,14 @@ def test_events_queue_urls_from_flags_env_and_file(tmp_path: Path) -> None:
     conf = tmp_path / "c.yml"
     conf.write_text(f"events-queue-url: [{q1}]\nevents-poll-interval: 10m\n")
     s = load_settings(["--config", str(conf), "--region", "us-east-1"], environ={})
-    assert s.events_queue_urls == (q1,) and s.events_poll_interval == 600
+    assert s.events_queue_url == (q1,) and s.events_poll_interval == 600
     s = load_settings(
         ["--region", "us-east-1", "--events-queue-url", q2, "--events-queue-url", q1],
         environ={"SAGEMAKER_EXPORTER_EVENTS_QUEUE_URL": q1},
     )
-    assert s.events_queue_urls == (q2, q1)  # flags win over the environment, in order
+    assert s.events_queue_url == (q2, q1)  # flags win over the environment, in order
     s = load_settings(
         ["--region", "us-east-1"], environ={"SAGEMAKER_EXPORTER_EVENTS_QUEUE_URL": f"{q1},{q2}"}
     )
-    assert s.events_queue_urls == (q1, q2) and s.events_poll_interval == 300
-    assert load_settings(["--region", "us-east-1"], environ={}).events_queue_urls == ()
+    assert s.events_queue_url == (q1, q2) and s.events_poll_interval == 300
+    assert load_settings(["--region", "us-east-1"], environ={}).events_queue_url == ()

@@ -1,0 +1,391 @@
+"""The flag reference: every option as data, and how a raw value becomes a checked one.
+
+The CLI flags, the SAGEMAKER_EXPORTER_* variables, the config-file keys, the Settings
+attributes and the README table are all derived from OPTIONS, so an option is named once.
+An option declares its kind (how text becomes a value) and its check (what a value must
+satisfy) beside its help; exporter.config runs them and builds Settings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exporter.metrics.training_jobs import tag_label_name
+
+ENV_PREFIX = "SAGEMAKER_EXPORTER_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("json", "console")
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | float | int) -> float:
+    """'30s', '5m', '24h', '1h30m', '250ms' or a number of seconds -> seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"bad duration {text!r}")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError(f"bad duration {text!r}: negative")
+        return float(text)
+    s = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return float(s)
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(s) or not s:
+        raise ValueError(f"bad duration {text!r} (use e.g. 30s, 5m, 24h)")
+    return total
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"bad listen address {text!r} (use host:port, e.g. :9843)")
+    return host.strip("[]"), int(port)
+
+
+def as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    s = str(value).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"bad boolean {value!r}")
+
+
+def _as_list(value: Any) -> list[str]:
+    # A flag given twice, a YAML list and "a,b" in one variable all mean the same two items.
+    if value is None:
+        return []
+    items = value if isinstance(value, list | tuple) else [value]
+    out: list[str] = []
+    for item in items:
+        out.extend(p.strip() for p in str(item).split(",") if p.strip())
+    return out
+
+
+#: Option kind -> raw value (flag or env text, or a YAML value) -> typed value; ValueError or
+#: TypeError says why. A list's items are then parsed one by one by the option's `item`.
+COERCE: dict[str, Callable[[Any], Any]] = {
+    # Kept as given: a YAML number stays a number, so a choices error shows what was written.
+    "str": lambda value: value,
+    "int": lambda value: None if value is None else int(value),
+    "float": lambda value: None if value is None else float(value),
+    "duration": parse_duration,
+    "bool": as_bool,
+    "list": _as_list,
+}
+
+#: A typed value -> what is wrong with it, each as the text after "--flag: ".
+Check = Callable[[Any], Iterator[str]]
+
+
+def _bound(ok: Callable[[Any], bool], why: str) -> Check:
+    def check(value: Any) -> Iterator[str]:
+        if not ok(value):
+            yield why
+
+    return check
+
+
+POSITIVE = _bound(lambda v: v > 0, "must be greater than zero")
+AT_LEAST_ONE = _bound(lambda v: v >= 1, "must be at least 1")
+AT_LEAST_ONE_SECOND = _bound(lambda v: v >= 1, "must be at least 1s")
+NOT_NEGATIVE = _bound(lambda v: v >= 0, "must not be negative")
+
+
+def _listen_address(value: Any) -> Iterator[str]:
+    try:
+        parse_listen_address(str(value))
+    except ValueError as exc:
+        yield str(exc)
+
+
+def _distinct_labels(keys: tuple[str, ...]) -> Iterator[str]:
+    # Two keys that sanitise to one label name would overwrite each other's value.
+    labels: dict[str, str] = {}
+    for key in keys:
+        label = tag_label_name(key)
+        if label in labels:
+            yield f"{labels[label]!r} and {key!r} would both be label {label}"
+        labels[label] = key
+
+
+def _shaped(pattern: str, why: str) -> Callable[[str], str]:
+    shape = re.compile(pattern)
+
+    def item(text: str) -> str:
+        if not shape.fullmatch(text):
+            raise ValueError(f"{text!r} {why}")
+        return text
+
+    return item
+
+
+_role_arn = _shaped(r"arn:aws[a-z-]*:iam::\d{12}:role/.+", "is not an IAM role ARN")
+#: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, or a local server's http://HOST:PORT/...
+_queue_url = _shaped(
+    r"https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?",
+    "is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)",
+)
+
+
+def _regex(text: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"bad regex {text!r}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str  # flag name without dashes
+    kind: str  # a key of COERCE
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    #: Runs on the typed value unless the option is optional (default None) and left unset.
+    check: Check | None = None
+    #: A list's items -> their values; ValueError names the bad item.
+    item: Callable[[str], Any] = str
+
+    @property
+    def field(self) -> str:
+        """The Settings attribute: --role-arn -> role_arn (a config file takes either spelling)."""
+        return self.name.replace("-", "_")
+
+    @property
+    def env(self) -> str:
+        """The environment variable: --role-arn -> SAGEMAKER_EXPORTER_ROLE_ARN."""
+        return ENV_PREFIX + self.field.upper()
+
+
+#: The flag reference: the CLI, the env vars, the config file and the README are built from
+#: (or checked against) this table.
+OPTIONS: tuple[Option, ...] = (
+    Option("config", "str", None, "YAML file with any of these settings (keys as flag names)."),
+    Option(
+        "region",
+        "list",
+        [],
+        "AWS region to watch; repeatable (default: the AWS default "
+        "region from the environment or ~/.aws/config).",
+    ),
+    Option(
+        "role-arn",
+        "list",
+        [],
+        "IAM role to assume for another account; repeatable, one per account.",
+        item=_role_arn,
+    ),
+    Option("external-id", "str", None, "ExternalId passed when assuming --role-arn roles."),
+    Option(
+        "base-account",
+        "bool",
+        True,
+        "Also watch the account of the base credentials "
+        "(--no-base-account to watch only --role-arn accounts).",
+    ),
+    Option(
+        "listen-address", "str", ":9843", "host:port to serve /metrics on.", check=_listen_address
+    ),
+    Option("poll-interval", "duration", 30.0, "How often to list changed jobs.", check=POSITIVE),
+    Option(
+        "refresh-interval",
+        "duration",
+        900.0,
+        "How often to re-describe each running job even when its summary did not change "
+        "(final metrics, rule results); spread evenly over the interval.",
+        check=POSITIVE,
+    ),
+    Option(
+        "reconcile-interval",
+        "duration",
+        600.0,
+        "How often to re-list all running jobs in case a change was missed.",
+        check=POSITIVE,
+    ),
+    Option(
+        "retention",
+        "duration",
+        86400.0,
+        "How long finished jobs stay exported after they end.",
+        check=POSITIVE,
+    ),
+    Option(
+        "max-concurrency",
+        "int",
+        32,
+        "Concurrent DescribeTrainingJob calls per account/region.",
+        check=AT_LEAST_ONE,
+    ),
+    Option(
+        "list-rps",
+        "float",
+        None,
+        "Optional cap on ListTrainingJobs calls per second per account/region (default: "
+        "none; the rate is discovered from throttling, see sagemaker_exporter_api_rate_limit).",
+        check=POSITIVE,
+    ),
+    Option(
+        "describe-rps",
+        "float",
+        None,
+        "Optional cap on DescribeTrainingJob/ListTags calls per second per account/region "
+        "(default: none; discovered like --list-rps).",
+        check=POSITIVE,
+    ),
+    Option("api-timeout", "duration", 20.0, "Read timeout of one AWS API attempt.", check=POSITIVE),
+    Option(
+        "api-max-attempts",
+        "int",
+        4,
+        "Attempts per AWS API call for server and network errors, first try included "
+        "(jittered exponential backoff); throttled attempts get twice as many, paced by the "
+        "discovered rate.",
+        check=AT_LEAST_ONE,
+    ),
+    Option(
+        "include",
+        "list",
+        [],
+        "Only export jobs whose name matches this regex; repeatable.",
+        item=_regex,
+    ),
+    Option(
+        "exclude",
+        "list",
+        [],
+        "Never export jobs whose name matches this regex; repeatable.",
+        item=_regex,
+    ),
+    Option(
+        "tag-labels",
+        "list",
+        [],
+        "Tag keys exported as tag_<key> labels on "
+        "sagemaker_training_job_tags (comma-separated or repeated); costs one ListTags call "
+        "per job.",
+        check=_distinct_labels,
+    ),
+    Option(
+        "endpoint-url",
+        "str",
+        None,
+        "SageMaker/STS endpoint override (AWS_ENDPOINT_URL is honoured too).",
+    ),
+    Option("web-config-file", "str", None, "Prometheus web config file for TLS and basic auth."),
+    Option("log-level", "str", "info", "Log level.", LOG_LEVELS),
+    Option(
+        "log-format",
+        "str",
+        None,
+        "json or console (default: json unless stdout is a terminal).",
+        LOG_FORMATS,
+    ),
+    Option("once", "bool", False, "Poll once, print the exposition to stdout and exit."),
+    Option(
+        "demo",
+        "bool",
+        False,
+        "Run against a built-in simulated SageMaker fleet (needs the demo extra).",
+    ),
+    Option("demo-speed", "float", 30.0, "Demo clock acceleration.", check=POSITIVE),
+    Option("demo-seed", "int", 1, "Demo random seed (same seed, same fleet)."),
+    Option(
+        "cloudwatch",
+        "bool",
+        False,
+        "Also export per-host CPU, memory, disk and GPU utilisation of running jobs from "
+        "CloudWatch (GetMetricData, billed per metric requested).",
+    ),
+    Option(
+        "cloudwatch-interval",
+        "duration",
+        300.0,
+        "How often to fetch CloudWatch utilisation; each fetch covers every minute since the "
+        "previous one, so a longer interval loses no data, only freshness, and costs less.",
+        check=AT_LEAST_ONE_SECOND,
+    ),
+    Option(
+        "cloudwatch-budget",
+        "int",
+        36000,
+        "Most CloudWatch metrics requested per sliding hour, all targets together (0: no cap); "
+        "when it binds, the hosts fetched least recently go first.",
+        check=NOT_NEGATIVE,
+    ),
+    Option(
+        "events-queue-url",
+        "list",
+        [],
+        "SQS queue that an EventBridge rule feeds with 'SageMaker Training Job State "
+        "Change' events; repeatable. Turns on event mode: changes show within seconds and "
+        "polling becomes the slower safety net.",
+        item=_queue_url,
+    ),
+    Option(
+        "events-poll-interval",
+        "duration",
+        300.0,
+        "How often to list changed jobs in event mode while every event queue is up; "
+        "--poll-interval applies when a queue fails.",
+        check=POSITIVE,
+    ),
+    Option(
+        "demo-events",
+        "bool",
+        True,
+        "Demo: send the simulated changes as EventBridge events through SQS, so the demo "
+        "runs in event mode (--no-demo-events: polling only).",
+    ),
+    Option(
+        "price-file",
+        "str",
+        None,
+        "YAML price table (as_of: date; region -> instance type "
+        "-> on-demand USD per hour) for sagemaker_training_job_estimated_cost_dollars.",
+    ),
+    Option(
+        "price-list-api",
+        "bool",
+        False,
+        "Fetch on-demand training prices from the AWS Price "
+        "List API (pricing:GetProducts) for the watched regions; over --price-file's.",
+    ),
+    Option(
+        "price-refresh-interval",
+        "duration",
+        86400.0,
+        "How often to refresh prices from the Price List API.",
+        check=POSITIVE,
+    ),
+    Option(
+        "tuning-jobs",
+        "bool",
+        True,
+        "Also export hyperparameter tuning jobs (--no-tuning-jobs to skip their API calls).",
+    ),
+)
+OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
+#: A simulated fleet moves in minutes, so the demo polls faster unless told otherwise.
+DEMO_DEFAULTS: dict[str, Any] = {
+    "poll-interval": 5.0,
+    "refresh-interval": 15.0,
+    "reconcile-interval": 60.0,
+    "cloudwatch": True,  # the demo publishes utilisation to its embedded CloudWatch
+    "cloudwatch-interval": 15.0,
+    "events-poll-interval": 60.0,
+    # The demo prices its fleet with the example table shipped beside it.
+    "price-file": str(Path(__file__).parent / "demo" / "prices.yaml"),
+}
