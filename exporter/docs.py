@@ -33,9 +33,9 @@ def metrics_table() -> str:
     for f in FAMILIES:
         extra = ", ".join(f"`{label}`" for label in f.labels)
         rows.append(f"| `{f.name}` | {f.type} | {extra} | {_cell(f.help)} |")
-    for h in utilization.HOSTS.families:
-        extra = ", ".join(f"`{label}`" for label in ("host", *h.labels))
-        rows.append(f"| `{h.name}` | {h.type} | {extra} | {_cell(h.help)} |")
+    for name, mtype, labels, help in utilization.FAMILIES:
+        extra = ", ".join(f"`{label}`" for label in labels)
+        rows.append(f"| `{name}` | {mtype} | {extra} | {_cell(help)} |")
     tuning_ident = ", ".join(f"`{label}`" for label in TUNING_IDENTITY_LABELS)
     rows += [
         "",
