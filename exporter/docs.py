@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 
 from exporter.metrics import utilization
 from exporter.metrics.cloudwatch_self import CloudWatchMetrics
@@ -22,43 +23,38 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _labels(labels: Iterable[str]) -> str:
+    return ", ".join(f"`{label}`" for label in labels)
+
+
+def _row(name: str, mtype: str, labels: Iterable[str], meaning: str) -> str:
+    return f"| `{name}` | {mtype} | {_labels(labels)} | {_cell(meaning)} |"
+
+
+def _table(intro: str, labels_heading: str, rows: Iterable[str]) -> str:
+    head = [intro, "", f"| metric | type | {labels_heading} | meaning |", "|---|---|---|---|"]
+    return "\n".join([*head, *rows])
+
+
 def metrics_table() -> str:
-    ident = ", ".join(f"`{label}`" for label in IDENTITY_LABELS)
-    rows = [
-        f"Per-job families; each also carries {ident}.",
-        "",
-        "| metric | type | extra labels | meaning |",
-        "|---|---|---|---|",
-    ]
-    for f in FAMILIES:
-        extra = ", ".join(f"`{label}`" for label in f.labels)
-        rows.append(f"| `{f.name}` | {f.type} | {extra} | {_cell(f.help)} |")
-    for name, mtype, labels, help in utilization.FAMILIES:
-        extra = ", ".join(f"`{label}`" for label in labels)
-        rows.append(f"| `{name}` | {mtype} | {extra} | {_cell(help)} |")
-    tuning_ident = ", ".join(f"`{label}`" for label in TUNING_IDENTITY_LABELS)
-    rows += [
-        "",
-        f"Per-tuning-job families; each also carries {tuning_ident}.",
-        "",
-        "| metric | type | extra labels | meaning |",
-        "|---|---|---|---|",
-    ]
-    for t in TUNING_FAMILIES:
-        extra = ", ".join(f"`{label}`" for label in t.labels)
-        rows.append(f"| `{t.name}` | {t.type} | {extra} | {_cell(t.help)} |")
-    rows += [
-        "",
-        "The exporter's own metrics:",
-        "",
-        "| metric | type | labels | meaning |",
-        "|---|---|---|---|",
-    ]
-    for name, mtype, labels, doc in SelfMetrics().reference() + CloudWatchMetrics().reference():
-        label_text = ", ".join(f"`{label}`" for label in labels)
-        rows.append(f"| `{name}` | {mtype} | {label_text} | {_cell(doc)} |")
-    rows.append("| `process_*` | | | CPU, memory, file descriptors of the exporter process. |")
-    return "\n".join(rows)
+    job_rows = [_row(f.name, f.type, f.labels, f.help) for f in FAMILIES]
+    job_rows += [_row(*family) for family in utilization.FAMILIES]
+    own = SelfMetrics().reference() + CloudWatchMetrics().reference()
+    process = "| `process_*` | | | CPU, memory, file descriptors of the exporter process. |"
+    tables = (
+        _table(
+            f"Per-job families; each also carries {_labels(IDENTITY_LABELS)}.",
+            "extra labels",
+            job_rows,
+        ),
+        _table(
+            f"Per-tuning-job families; each also carries {_labels(TUNING_IDENTITY_LABELS)}.",
+            "extra labels",
+            [_row(t.name, t.type, t.labels, t.help) for t in TUNING_FAMILIES],
+        ),
+        _table("The exporter's own metrics:", "labels", [*(_row(*m) for m in own), process]),
+    )
+    return "\n\n".join(tables)
 
 
 def flags_table() -> str:
