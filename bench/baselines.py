@@ -18,7 +18,8 @@ from botocore.config import Config
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from exporter.metrics.training_jobs import FAMILIES, IDENTITY_LABELS, RenderContext, tag_label_name
+from exporter.metrics.family import RenderContext
+from exporter.metrics.training_jobs import FAMILIES, IDENTITY_LABELS, tag_label_name
 from exporter.model import TrainingJob
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import time
 
-from exporter.metrics.training_jobs import RenderContext
+from exporter.metrics.family import RenderContext
 from exporter.parse.event import JobEvent, merge_event, parse_event
-from exporter.store.objects import JobStore
+from exporter.store.objects import training_store
 
 N = 1000
 
@@ -54,7 +54,7 @@ def body(i: int) -> str:
 
 def main() -> None:
     bodies = [body(i) for i in range(N)]
-    store, best = JobStore(), float("inf")
+    store, best = training_store(), float("inf")
     for _ in range(5):
         start = time.perf_counter()
         for raw in bodies:

@@ -11,8 +11,8 @@ import sys
 import time
 
 from bench.scrape_server import CTX, jobs
-from exporter.metrics.text import render_job
-from exporter.store.objects import JobStore
+from exporter.metrics.training_jobs import render_job
+from exporter.store.objects import training_store
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
     for job in fleet:
         render_job(job, CTX)
     render_us = (time.perf_counter() - start) / len(fleet) * 1e6
-    store = JobStore()
+    store = training_store()
     for job in fleet:
         store.upsert("t", job, CTX)
     store.exposition_gzip()

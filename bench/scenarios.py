@@ -442,6 +442,9 @@ def throttled(size: dict[str, Any]) -> list[Row]:
     """Scenario 5: describe limited to 5 rps at the fake, and 30% of describes throttled."""
     jobs = size["throttled"]["jobs"]
     fault = json.dumps({"kind": "throttle", "operation": "DescribeTrainingJob", "fraction": 0.3})
+    # Search denied: every job is then described, so the figure measures throttled describes
+    # and not whether Search happened to cover the fleet first (a race under load).
+    no_search = json.dumps({"kind": "access_denied", "operation": "Search"})
     with (
         FakeProcess(
             "--jobs",
@@ -454,6 +457,8 @@ def throttled(size: dict[str, Any]) -> list[Row]:
             "DescribeTrainingJob=5",
             "--fault",
             fault,
+            "--fault",
+            no_search,
         ) as fake,
         ExporterProcess(fake.url, "--retention", RETENTION, "--poll-interval", "5s") as exp,
     ):

@@ -28,12 +28,13 @@ from prometheus_client.exposition import generate_latest
 
 from bench.baselines import BaselineCollector
 from bench.harness import rss_bytes
+from exporter.metrics.family import RenderContext
 from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.metrics.text import CONTENT_TYPE
-from exporter.metrics.training_jobs import RenderContext
 from exporter.model import TrainingJob
 from exporter.parse.api import parse_tags, parse_training_job
-from exporter.store.objects import JobStore
+from exporter.store.body import Body, Generated
+from exporter.store.objects import training_store
 from exporter.web.server import HttpConfig, build_app, chunks
 from fake_aws.data import make_job
 
@@ -66,7 +67,7 @@ def memory(n: int, running: float, base: int = 1000) -> dict[str, float]:
     """RSS per job as the difference between `base` and n tracked jobs in one process, a
     gzip scrape served after each (as Prometheus scrapes): what each job beyond the first
     thousand costs, without the interpreter's and the libraries' fixed cost."""
-    store = JobStore()
+    store = training_store()
     for job in jobs(base, running):  # warms every code path and lazy import too
         store.upsert("t", job, CTX)
     store.exposition_gzip()
@@ -98,10 +99,15 @@ def app_for(kind: str, n: int) -> web.Application:
     loaded = list(jobs(n))
     running = [j for j in loaded if j.is_active]
     if kind == "exporter":
-        store = JobStore()
+        store = training_store()
         for job in loaded:
             store.upsert("t", job, CTX)
-        app = build_app(store, SelfMetrics(), lambda: True, lambda: [], HttpConfig("", 0))
+        app = build_app(
+            Body([store, Generated(SelfMetrics().exposition)]),
+            lambda: True,
+            lambda: [],
+            HttpConfig("", 0),
+        )
 
         async def touch(_: web.Request) -> web.Response:
             store.upsert("t", running[0], CTX)
@@ -112,10 +118,10 @@ def app_for(kind: str, n: int) -> web.Application:
     if kind == "static":
         # The floor of a scrape: the exporter's body (plain or gzip), built once, written
         # the way exporter.web.server writes it, with nothing to compute per scrape.
-        store = JobStore()
+        store = training_store()
         for job in loaded:
             store.upsert("t", job, CTX)
-        plain, gzipped = store.exposition_parts(), store.exposition_gzip_parts()
+        plain, gzipped = store.plain_parts(), store.gzip_parts()
         del store, loaded, running
 
         async def static(request: web.Request) -> web.StreamResponse:

@@ -1,20 +1,19 @@
-"""Wiring: settings -> AWS targets, sync engines, store, HTTP; signals and a clean drain.
+"""Wiring: settings -> AWS clients, sources, stores, the /metrics body, HTTP; signals.
 
-The only place that owns mutable process state. Shutdown on SIGTERM/SIGINT: stop taking
-new poll cycles, give the running ones a short grace, cancel the rest, close the HTTP
-server and the AWS clients, exit 0.
+The only place that owns mutable process state, in named phases (uvicorn style): startup
+(`Exporter.__aenter__`: clients and sources), run (`Exporter.run`: one task per source until
+a signal), shutdown (stop taking new poll cycles, give the running ones a short grace,
+cancel the rest, close the HTTP server and the AWS clients, exit 0). `--once` polls every
+target once and prints the same body /metrics serves.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gzip
 import logging
 import signal
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
@@ -26,17 +25,19 @@ from exporter.aws.sagemaker import SageMakerTarget
 from exporter.aws.services import pricing_clients
 from exporter.aws.session import AwsSettings, new_data_loader
 from exporter.aws.sqs import SqsQueue
+from exporter.cadence import Cadence, until
 from exporter.config import Settings
 from exporter.metrics.selfmetrics import SelfMetrics
-from exporter.metrics.training_jobs import RenderContext
 from exporter.model import Target
 from exporter.sources.events import EventSettings, EventSource
+from exporter.sources.listing import CycleResult, PollSettings
 from exporter.sources.prices import PriceBook, PriceRefresher
-from exporter.sources.training import CycleResult, SyncSettings, TargetSync
-from exporter.sources.tuning import TuningSettings, TuningSync
-from exporter.store.objects import JobStore
-from exporter.store.tuning import TuningStore
+from exporter.sources.training import SyncSettings, TargetSync
+from exporter.sources.tuning import TUNING, TuningSync
+from exporter.store.body import Body, Generated
+from exporter.store.objects import training_store, tuning_store
 from exporter.web.server import Authenticator, HttpConfig, HttpServer, build_app
+from exporter.web.webconfig import server_options
 
 if TYPE_CHECKING:
     from exporter.sources import cloudwatch as cw
@@ -106,41 +107,8 @@ def plan(settings: Settings, demo: Any = None) -> Plan:
     return Plan(targets, aws)
 
 
-def load_web_config(path: str | None) -> tuple[Any, Authenticator | None]:
-    if not path:
-        return None, None
-    from exporter.web.webconfig import BasicAuthenticator
-    from exporter.web.webconfig import load_web_config as load
-
-    wc = load(path)
-    auth = BasicAuthenticator(wc.basic_auth_users) if wc.basic_auth_users else None
-    return wc.ssl_context(), auth
-
-
-class ExtraFamilies:
-    """Families of optional sources (--cloudwatch), served after the job and self families:
-    (plain text, gzip member) producers; the host series cache their gzip per change."""
-
-    def __init__(self) -> None:
-        self.parts: list[tuple[Callable[[], bytes], Callable[[], bytes]]] = []
-
-    def plain(self) -> bytes:
-        return b"".join(plain() for plain, _ in self.parts)
-
-    def gzip(self) -> bytes:
-        return b"".join(gz() for _, gz in self.parts)
-
-
-def _account_of(sync: TargetSync) -> Callable[[], str]:
-    return lambda: sync.api.account_id
-
-
-def _synced_of(sync: TargetSync) -> Callable[[], bool]:
-    return lambda: sync.synced
-
-
 class Exporter:
-    """Targets, sync engines, store and HTTP server, wired; an async context manager.
+    """Targets, sources, stores and HTTP server, wired; an async context manager.
 
     `serve()` runs it until a signal; tests drive `poll_all()` by hand between scrapes.
     """
@@ -155,10 +123,17 @@ class Exporter:
         self.settings = settings
         self.plan = plan(settings, demo)
         self.demo = demo
-        self.metrics, self.store = SelfMetrics(), JobStore()
+        self.metrics = SelfMetrics()
+        self.store, self.tuning_store = training_store(), tuning_store()
+        # One /metrics body, in this order, for HTTP and --once alike; --cloudwatch adds to it.
+        self.body = Body([self.store, self.tuning_store, Generated(self.metrics.exposition)])
+        # One poll interval for every training-job target: event mode changes it.
+        self.cadence = Cadence(settings.poll_interval)
         # One botocore data loader for every client of every target: see new_data_loader().
         self._loader = new_data_loader()
         self.syncs: list[TargetSync] = []
+        self.tuning_syncs: list[TuningSync] = []
+        self.cloudwatch: list[tuple[cw.CloudWatchSource, TargetSync]] = []
         self.events: EventSource | None = None
         self._stack = AsyncExitStack()
         self._http_config = HttpConfig(
@@ -170,10 +145,7 @@ class Exporter:
             event_queues=len(self._queue_urls()),
         )
         self.server: HttpServer | None = None
-        # --cloudwatch: per-host utilisation, its own sources, store and self-metrics.
-        self.cloudwatch: list[tuple[cw.CloudWatchSource, TargetSync]] = []
-        self.extra = ExtraFamilies()
-        # Issue 12: prices (None: no cost series), tuning jobs with their own store and tasks.
+        # Prices (None: no cost series): a new table renders every kept job again.
         self.prices = (
             PriceBook(self.metrics, settings.price_table)
             if settings.price_table is not None or settings.price_list_api
@@ -182,75 +154,79 @@ class Exporter:
         if self.prices is not None:
             self.prices.on_change = self._rerender
         self.price_refresher: PriceRefresher | None = None
-        self.tuning_store = TuningStore()
-        self.tuning_syncs: list[TuningSync] = []
 
     @property
     def ready(self) -> bool:
         return all(s.attempted for s in self.syncs)
 
+    # -- startup ---------------------------------------------------------------------------
     async def __aenter__(self) -> Exporter:
-        s = self.settings
-        sync_settings = SyncSettings(
-            poll_interval=s.poll_interval,
-            refresh_interval=s.refresh_interval,
+        try:
+            await self._startup()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _startup(self) -> None:
+        s, aws, loader = self.settings, self.plan.aws, self._loader
+        training = SyncSettings(
             retention=s.retention,
             reconcile_interval=s.reconcile_interval,
             include=s.include,
             exclude=s.exclude,
             tag_labels=s.tag_labels,
-            prices=self.prices,
+            refresh_interval=s.refresh_interval,
         )
-        tuning_settings = TuningSettings(
-            poll_interval=s.poll_interval,
-            retention=s.retention,
-            reconcile_interval=s.reconcile_interval,
-        )
-        loader = self._loader
-        try:
-            for target in self.plan.targets:
-                client = await self._stack.enter_async_context(
-                    SageMakerTarget(target, self.plan.aws, self.metrics, loader)
-                )
-                self.syncs.append(
-                    TargetSync(client, self.store, self.metrics, sync_settings, target.key)
-                )
-                if s.tuning_jobs:
-                    # A client of its own: its calls neither share the training jobs' rate
-                    # limiters nor show up in their per-cycle call counts.
-                    # It calls no training-job operation, so it gets none of their
-                    # discovered rates: it would publish their untouched initial values
-                    # over the training client's sagemaker_exporter_api_rate_limit.
-                    tuning_client = await self._stack.enter_async_context(
-                        SageMakerTarget(target, self.plan.aws, self.metrics, loader, rates={})
-                    )
-                    self.tuning_syncs.append(
-                        TuningSync(
-                            tuning_client,
-                            self.tuning_store,
-                            self.metrics,
-                            tuning_settings,
-                            target.key,
-                        )
-                    )
-            if s.price_list_api and self.prices is not None:
-                pricing = await self._stack.enter_async_context(
-                    pricing_clients(self.plan.aws, self.metrics, loader)
-                )
-                self.price_refresher = PriceRefresher(
-                    pricing,
-                    self.prices,
+        tuning = PollSettings(retention=s.retention, reconcile_interval=s.reconcile_interval)
+        tuning_cadence = Cadence(s.poll_interval)  # event mode does not cover tuning jobs
+        for target in self.plan.targets:
+            client = await self._stack.enter_async_context(
+                SageMakerTarget(target, aws, self.metrics, loader)
+            )
+            self.syncs.append(
+                TargetSync(
+                    client,
+                    self.store,
                     self.metrics,
-                    lambda: [t.region for t in self.plan.targets],
-                    s.price_refresh_interval,
+                    training,
+                    target.key,
+                    self.cadence,
+                    self.prices,
                 )
-            if s.cloudwatch:
-                await self._start_cloudwatch()
-            await self._start_events()
-        except BaseException:
-            await self._stack.aclose()
-            raise
-        return self
+            )
+            if s.tuning_jobs:
+                # A client of its own: its calls neither share the training jobs' rate
+                # limiters nor show up in their per-cycle call counts; it gets none of their
+                # discovered rates (it would publish their untouched initial values).
+                tuning_client = await self._stack.enter_async_context(
+                    SageMakerTarget(target, aws, self.metrics, loader, rates={})
+                )
+                self.tuning_syncs.append(
+                    TuningSync(
+                        TUNING,
+                        tuning_client,
+                        self.tuning_store,
+                        self.metrics,
+                        tuning,
+                        target.key,
+                        tuning_cadence,
+                    )
+                )
+        if s.price_list_api and self.prices is not None:
+            pricing = await self._stack.enter_async_context(
+                pricing_clients(aws, self.metrics, loader)
+            )
+            self.price_refresher = PriceRefresher(
+                pricing,
+                self.prices,
+                self.metrics,
+                lambda: [t.region for t in self.plan.targets],
+                s.price_refresh_interval,
+            )
+        if s.cloudwatch:
+            await self._start_cloudwatch()
+        await self._start_events()
 
     def _queue_urls(self) -> tuple[str, ...]:
         urls = self.settings.events_queue_url
@@ -274,70 +250,46 @@ class Exporter:
             self.syncs,
             self.metrics,
             EventSettings(s.poll_interval, s.events_poll_interval, s.tag_labels),
+            self.cadence,
+            self.store.precompress,
         )
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self._stack.aclose()
-
     async def _start_cloudwatch(self) -> None:
-        from exporter.aws.services import ServiceClients
-        from exporter.metrics.cloudwatch_self import CloudWatchMetrics, UtilizationStore
         from exporter.sources import cloudwatch as cw
 
         s = self.settings
-        out, metrics = UtilizationStore(), CloudWatchMetrics()
-        budget, catalog = cw.MetricBudget(s.cloudwatch_budget), cw.DeviceCatalog()
         settings = cw.CloudWatchSettings(interval=s.cloudwatch_interval)
-        for target, sync in zip(self.plan.targets, self.syncs, strict=True):
-            clients = await self._stack.enter_async_context(
-                ServiceClients(
-                    target,
-                    self.plan.aws,
-                    self.metrics,
-                    ("cloudwatch", "ec2"),
-                    _account_of(sync),
-                    self._loader,
-                )
-            )
-            source = cw.CloudWatchSource(
-                clients,
-                self.store,
-                target.key,
-                target.region,
-                _account_of(sync),
-                out,
-                metrics,
-                budget,
-                catalog,
-                settings,
-            )
-            self.cloudwatch.append((source, sync))
-        self.extra.parts += [
-            (out.exposition, out.exposition_gzip),
-            (metrics.exposition, lambda: gzip.compress(metrics.exposition(), 3)),
-        ]
-
-    async def poll_cloudwatch(self) -> list[cw.CycleResult]:
-        return list(await asyncio.gather(*(c.poll_once() for c, _ in self.cloudwatch)))
+        self.cloudwatch, sections = await cw.start(
+            self._stack,
+            list(zip(self.plan.targets, self.syncs, strict=True)),
+            self.plan.aws,
+            self.metrics,
+            self.store,
+            settings,
+            s.cloudwatch_budget,
+            self._loader,
+        )
+        self.body.sections += sections
 
     async def start_http(self) -> HttpServer:
         app = build_app(
-            self.store,
-            self.metrics,
+            self.body,
             lambda: self.ready,
             lambda: [t.key for t in self.plan.targets],
             self._http_config,
-            self.extra,
-            self.tuning_store.exposition,
         )
         self.server = HttpServer(app, self._http_config)
         await self.server.start()
         self._stack.push_async_callback(self.server.stop)
         return self.server
 
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    # -- driven by hand (tests, --once) -------------------------------------------------------
     async def poll_all(self) -> list[CycleResult]:
         """One cycle of every training-job target (their results), with the tuning jobs
-        polled alongside (their failures are theirs: logged and counted, not returned)."""
+        polled after them (their failures are theirs: logged and counted, not returned)."""
         if self.price_refresher is not None and self.prices and self.prices.table is None:
             await self.price_refresher.refresh()
         results = list(await asyncio.gather(*(s.poll_once() for s in self.syncs)))
@@ -345,38 +297,33 @@ class Exporter:
         await asyncio.gather(*(t.poll_once() for t in self.tuning_syncs))
         return results
 
-    def exposition(self) -> bytes:
-        return (
-            self.store.exposition()
-            + self.tuning_store.exposition()
-            + self.metrics.exposition()
-            + self.extra.plain()
-        )
+    async def poll_cloudwatch(self) -> list[cw.CycleResult]:
+        return list(await asyncio.gather(*(c.poll_once() for c, _ in self.cloudwatch)))
 
-    async def _tuning_after_ready(self, tuning: TuningSync, stop: asyncio.Event) -> None:
-        """Tuning jobs start polling once every training-job target has had its first cycle:
-        at start the training jobs (what pages) get the API and the CPU to themselves."""
-        while not self.ready and not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=0.2)
-        await tuning.run(stop)
+    def exposition(self) -> bytes:
+        return self.body.plain()
 
     def _rerender(self) -> None:
         """New prices: render every kept job again (finished jobs are otherwise rendered only
         when they change, and would keep the cost of the old table, or none)."""
         now = time.time()
         for s in self.syncs:
-            ctx = RenderContext(
-                s.api.region, s.api.account_id, now, self.settings.tag_labels, prices=self.prices
-            )
+            ctx = s.render_context(now)
             for job in list(self.store.jobs(s.key)):
                 self.store.upsert(s.key, job, ctx)
+
+    # -- run -----------------------------------------------------------------------------
+    async def _tuning_after_ready(self, tuning: TuningSync, stop: asyncio.Event) -> None:
+        """Tuning jobs start polling once every training-job target has had its first cycle:
+        at start the training jobs (what pages) get the API and the CPU to themselves."""
+        await until(stop, lambda: self.ready)
+        await tuning.run(stop)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every target until `stop`; give running cycles a short grace, then cancel."""
         tasks = [asyncio.create_task(s.run(stop), name=s.key) for s in self.syncs]
         tasks += [
-            asyncio.create_task(c.run(stop, _synced_of(s)), name=f"cloudwatch {s.key}")
+            asyncio.create_task(c.run(stop, lambda s=s: s.synced), name=f"cloudwatch {s.key}")  # type: ignore[misc]
             for c, s in self.cloudwatch
         ]
         if self.events is not None:
@@ -466,7 +413,7 @@ def run(settings: Settings) -> int:
             )
             return 2
     try:
-        ssl_context, authenticator = load_web_config(settings.web_config_file)
+        ssl_context, authenticator = server_options(settings.web_config_file)
     except Exception as exc:  # any problem with the file is a configuration error
         print(f"sagemaker-exporter: error: --web-config-file: {exc}", file=sys.stderr)
         return 2

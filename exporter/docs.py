@@ -38,7 +38,9 @@ def _table(intro: str, labels_heading: str, rows: Iterable[str]) -> str:
 
 def metrics_table() -> str:
     job_rows = [_row(f.name, f.type, f.labels, f.help) for f in FAMILIES]
-    job_rows += [_row(*family) for family in utilization.FAMILIES]
+    job_rows += [
+        _row(h.name, h.type, ("host", *h.labels), h.help) for h in utilization.HOSTS.families
+    ]
     own = SelfMetrics().reference() + CloudWatchMetrics().reference()
     process = "| `process_*` | | | CPU, memory, file descriptors of the exporter process. |"
     tables = (

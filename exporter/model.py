@@ -195,6 +195,11 @@ class TuningJob:
         return self.status in TUNING_TERMINAL_STATUSES
 
     @property
+    def is_active(self) -> bool:
+        """Not finished: re-listed by the reconcile, kept in the store's hot segments."""
+        return not self.is_terminal
+
+    @property
     def finished_at(self) -> float | None:
         if not self.is_terminal:
             return None

@@ -1,18 +1,13 @@
-"""The CloudWatch source's own metrics and the per-host samples it serves.
+"""The CloudWatch source's own metrics.
 
-Kept apart from selfmetrics.py and store.py: the source has its own health (a CloudWatch
-failure never marks the SageMaker target down) and its own small store.
+Kept apart from selfmetrics.py: the source has its own health (a CloudWatch failure never
+marks the SageMaker target down).
 """
 
 from __future__ import annotations
 
-import gzip
-
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import generate_latest
-
-from exporter.metrics.text import escape_help
-from exporter.metrics.utilization import FAMILIES
 
 #: Operations the CloudWatch source calls, for sagemaker_exporter_api_requests_total.
 OPERATIONS = ("GetMetricData", "DescribeInstanceTypes")
@@ -74,35 +69,3 @@ class CloudWatchMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-_HEADERS = tuple(
-    f"# HELP {name} {escape_help(help)}\n# TYPE {name} {mtype}\n".encode()
-    for name, mtype, _, help in FAMILIES
-)
-
-
-class UtilizationStore:
-    """Rendered per-host chunks per target, replaced whole by each CloudWatch cycle."""
-
-    def __init__(self) -> None:
-        self._chunks: dict[str, tuple[bytes, ...]] = {}
-        self._gzip: bytes | None = None
-
-    def replace(self, target: str, chunks: tuple[bytes, ...]) -> None:
-        self._chunks[target] = chunks
-        self._gzip = None
-
-    def exposition_gzip(self) -> bytes:
-        """One gzip member, compressed once per change rather than once per scrape: at
-        3,000 hosts the text is ~2.7 MB."""
-        if self._gzip is None:
-            self._gzip = gzip.compress(self.exposition(), 1)
-        return self._gzip
-
-    def exposition(self) -> bytes:
-        parts: list[bytes] = []
-        for i, header in enumerate(_HEADERS):
-            parts.append(header)
-            parts.extend(c[i] for c in self._chunks.values())
-        return b"".join(parts)

@@ -1,15 +1,17 @@
-"""Pure rendering: a job -> one pre-rendered text chunk per family.
+"""Pure rendering: an object -> one pre-rendered text chunk per family of its table.
 
 Chunks are built when a poll lands, not at scrape time; a scrape only concatenates them
-(see store.py). Output is Prometheus text format 0.0.4.
+(see exporter/store/). Output is Prometheus text format 0.0.4.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, TypeVar
 
-from exporter.metrics.training_jobs import FAMILIES, Family, RenderContext
-from exporter.model import TrainingJob
+from exporter.metrics.family import Family, Labels, RenderContext, Table
+
+Obj = TypeVar("Obj")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -32,27 +34,30 @@ def format_value(value: float) -> str:
     return repr(float(value))
 
 
-def family_header(family: Family) -> bytes:
+def family_header(family: Family[Any]) -> bytes:
     return (
         f"# HELP {family.name} {escape_help(family.help)}\n# TYPE {family.name} {family.type}\n"
     ).encode()
 
 
-def identity_labels(job_name: str, ctx: RenderContext) -> str:
-    return (
-        f'training_job="{escape_label_value(job_name)}",'
-        f'region="{escape_label_value(ctx.region)}",'
-        f'account_id="{escape_label_value(ctx.account_id)}"'
-    )
+def headers(table: Table[Any]) -> tuple[bytes, ...]:
+    return tuple(family_header(f) for f in table.families)
 
 
-def render_job(job: TrainingJob, ctx: RenderContext) -> tuple[bytes, ...]:
-    """One chunk per entry of FAMILIES (b"" where the job has no sample)."""
-    ident = identity_labels(job.name, ctx)
+def identity_labels(table: Table[Any], name: str, ctx: RenderContext, extra: Labels = ()) -> str:
+    """The identity labels of an object's samples, in the table's order."""
+    values = (name, ctx.region, ctx.account_id, *(v for _, v in extra))
+    names = (*table.identity, *(k for k, _ in extra))
+    return ",".join(f'{k}="{escape_label_value(v)}"' for k, v in zip(names, values, strict=True))
+
+
+def render(table: Table[Obj], obj: Obj, ctx: RenderContext) -> tuple[bytes, ...]:
+    """One chunk per family of the table (b"" where the object has no sample)."""
+    ident = identity_labels(table, table.name_of(obj), ctx, table.extra_identity(obj))
     chunks = []
-    for family in FAMILIES:
+    for family in table.families:
         lines = []
-        for labels, value in family.samples(job, ctx):
+        for labels, value in family.samples(obj, ctx):
             extra = "".join(f',{k}="{escape_label_value(v)}"' for k, v in labels)
             lines.append(f"{family.name}{{{ident}{extra}}} {format_value(value)}\n")
         chunks.append("".join(lines).encode())

@@ -9,49 +9,21 @@ optional field yields no sample, never a fake zero.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 
+from exporter.metrics.family import Family, Prefixed, RenderContext, Sample, Table
 from exporter.metrics.progress import progress_ratio, retries_seen
+from exporter.metrics.text import render
 from exporter.model import KNOWN_STATUSES, TrainingJob
-from exporter.parse.prices import Prices, estimated_cost, hourly_rate
-
-Labels = tuple[tuple[str, str], ...]
-Sample = tuple[Labels, float]
-SampleFn = Callable[["TrainingJob", "RenderContext"], Iterable[Sample]]
+from exporter.parse.prices import estimated_cost, hourly_rate
 
 IDENTITY_LABELS = ("training_job", "region", "account_id")
 FAILURE_REASON_MAX = 200
 _CATEGORY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
-@dataclass(frozen=True, slots=True)
-class RenderContext:
-    """What a job's samples depend on besides the job: where it runs and when we looked."""
-
-    region: str
-    account_id: str
-    now: float
-    tag_labels: tuple[str, ...] = ()
-    prices: Prices | None = None  # None: no --price-file nor --price-list-api, no cost
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    name: str
-    type: str
-    help: str
-    labels: tuple[str, ...]
-    samples: Callable[[TrainingJob, RenderContext], Iterable[Sample]]
-
-
 def _tf(flag: bool) -> str:
     return "true" if flag else "false"
-
-
-def _one(value: float | None) -> Iterable[Sample]:
-    if value is not None:
-        yield ((), value)
 
 
 def failure_category(reason: str) -> str:
@@ -231,22 +203,11 @@ def _retries(job: TrainingJob, ctx: RenderContext) -> float | None:
     return n if job.max_retry_attempts is not None or n else None
 
 
-P = "sagemaker_training_job_"
-
-
-def gauge(name: str, help: str, samples: SampleFn, *labels: str) -> Family:
-    return Family(P + name, "gauge", help, labels, samples)
-
-
-def scalar(
-    name: str, help: str, get: Callable[[TrainingJob, RenderContext], float | None]
-) -> Family:
-    """A label-less family: one sample when the value is known, none otherwise."""
-    return Family(P + name, "gauge", help, (), lambda j, c: _one(get(j, c)))
-
+_P = Prefixed[TrainingJob]("sagemaker_training_job_")
+gauge, scalar, field = _P.gauge, _P.scalar, _P.field
 
 # fmt: off
-FAMILIES: tuple[Family, ...] = (
+FAMILIES: tuple[Family[TrainingJob], ...] = (
     gauge("info", "Training job configuration; value is always 1.", _info,
           "instance_type", "training_image", "algorithm_name", "input_mode", "tuning_job",
           "automl_job", "managed_spot", "training_plan"),
@@ -259,13 +220,10 @@ FAMILIES: tuple[Family, ...] = (
     scalar("secondary_status_start_timestamp_seconds",
            "When the current secondary status began (the last transition's StartTime).",
            lambda j, c: j.transitions[-1].start if j.transitions else None),
-    scalar("created_timestamp_seconds", "CreationTime as Unix time.", lambda j, c: j.created),
-    scalar("training_start_timestamp_seconds", "TrainingStartTime as Unix time.",
-           lambda j, c: j.training_start),
-    scalar("training_end_timestamp_seconds", "TrainingEndTime as Unix time.",
-           lambda j, c: j.training_end),
-    scalar("last_modified_timestamp_seconds", "LastModifiedTime as Unix time.",
-           lambda j, c: j.last_modified),
+    field("created_timestamp_seconds", "CreationTime as Unix time.", "created"),
+    field("training_start_timestamp_seconds", "TrainingStartTime as Unix time.", "training_start"),
+    field("training_end_timestamp_seconds", "TrainingEndTime as Unix time.", "training_end"),
+    field("last_modified_timestamp_seconds", "LastModifiedTime as Unix time.", "last_modified"),
     scalar("training_seconds",
            "TrainingTimeInSeconds once finished; elapsed since TrainingStartTime while running.",
            training_seconds),
@@ -282,12 +240,9 @@ FAMILIES: tuple[Family, ...] = (
           "instance_type", "instance_group"),
     scalar("volume_size_bytes", "ML storage volume size per instance.",
            lambda j, c: None if j.volume_size_gb is None else j.volume_size_gb * 1024**3),
-    scalar("max_runtime_seconds", "StoppingCondition.MaxRuntimeInSeconds.",
-           lambda j, c: j.max_runtime_seconds),
-    scalar("max_wait_seconds", "StoppingCondition.MaxWaitTimeInSeconds (spot).",
-           lambda j, c: j.max_wait_seconds),
-    scalar("max_pending_seconds", "StoppingCondition.MaxPendingTimeInSeconds.",
-           lambda j, c: j.max_pending_seconds),
+    field("max_runtime_seconds", "StoppingCondition.MaxRuntimeInSeconds.", "max_runtime_seconds"),
+    field("max_wait_seconds", "StoppingCondition.MaxWaitTimeInSeconds (spot).", "max_wait_seconds"),
+    field("max_pending_seconds", "StoppingCondition.MaxPendingTimeInSeconds.", "max_pending_seconds"),
     gauge("final_metric", "Latest value of each metric in FinalMetricDataList.", _final_metric,
           "metric"),
     gauge("final_metric_timestamp_seconds",
@@ -300,9 +255,8 @@ FAMILIES: tuple[Family, ...] = (
           "Debugger and profiler rule evaluation status; value is always 1.", _rules,
           "rule", "rule_type", "status"),
     gauge("warm_pool_status", "Warm pool status; value is always 1.", _warm_pool, "status"),
-    scalar("warm_pool_retained_billable_seconds",
-           "Billable seconds of warm pool instances retained after the job.",
-           lambda j, c: j.warm_pool_retained_billable_seconds),
+    field("warm_pool_retained_billable_seconds",
+           "Billable seconds of warm pool instances retained after the job.", "warm_pool_retained_billable_seconds"),
     gauge("security_info", "Isolation and encryption settings; value is always 1.", _security,
           "network_isolation", "inter_container_encryption", "vpc", "volume_kms", "output_kms"),
     gauge("tags", "Tags selected by --tag-labels, as tag_<key> labels; value 1.", _tags,
@@ -318,8 +272,7 @@ FAMILIES: tuple[Family, ...] = (
            "On-demand USD per hour of the job's instances (its billing rate while it runs; an "
            "upper bound for spot).",
            lambda j, c: hourly_rate(j, c.prices, c.region)),
-    scalar("billable_tokens", "BillableTokenCount of a serverless job (billed by tokens).",
-           lambda j, c: j.billable_token_count),
+    field("billable_tokens", "BillableTokenCount of a serverless job (billed by tokens).", "billable_token_count"),
     scalar("progress_epoch", "ProgressInfo.CurrentEpoch.", lambda j, c: _progress(j, "epoch")),
     scalar("progress_max_epochs", "ProgressInfo.MaxEpoch.",
            lambda j, c: _progress(j, "max_epochs")),
@@ -329,13 +282,18 @@ FAMILIES: tuple[Family, ...] = (
     scalar("progress_ratio",
            "How far along the job is, 0..1, from ProgressInfo (epochs, refined by steps).",
            lambda j, c: progress_ratio(j.progress)),
-    scalar("max_retry_attempts", "RetryStrategy.MaximumRetryAttempts.",
-           lambda j, c: j.max_retry_attempts),
+    field("max_retry_attempts", "RetryStrategy.MaximumRetryAttempts.", "max_retry_attempts"),
     scalar("retries", "Times the job went back to Starting (not after a spot interruption).",
            _retries),
-    scalar("keep_alive_period_seconds", "ResourceConfig.KeepAlivePeriodInSeconds (warm pool).",
-           lambda j, c: j.keep_alive_seconds),
+    field("keep_alive_period_seconds", "ResourceConfig.KeepAlivePeriodInSeconds (warm pool).", "keep_alive_seconds"),
     gauge("mlflow_info", "MLflow experiment and run of the job (MlflowDetails); value 1.",
           _mlflow, "experiment_id", "run_id"),
 )
 # fmt: on
+
+TRAINING_JOBS: Table[TrainingJob] = Table(IDENTITY_LABELS, FAMILIES, lambda job: job.name)
+
+
+def render_job(job: TrainingJob, ctx: RenderContext) -> tuple[bytes, ...]:
+    """One chunk per entry of FAMILIES (b"" where the job has no sample)."""
+    return render(TRAINING_JOBS, job, ctx)

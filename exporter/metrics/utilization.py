@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.metrics.text import escape_label_value, format_value
+from exporter.metrics.family import Prefixed, RenderContext, Sample, Table
+from exporter.metrics.text import render
 from exporter.model import TrainingJob
 
 NAMESPACE = "/aws/sagemaker/TrainingJobs"
@@ -186,47 +187,56 @@ class HostSample:
 
 # -- rendering -----------------------------------------------------------------------------
 
-P = "sagemaker_training_job_host_"
-UTILIZATION = P + "utilization_ratio"
-TIMESTAMP = P + "metrics_timestamp_seconds"
 
-#: (name, type, extra labels, help) of the families here, for the headers and the docs.
-FAMILIES: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+@dataclass(frozen=True, slots=True)
+class HostSamples:
+    """What one host shows: its newest sample per resource, in resource order."""
+
+    host: Host
+    samples: tuple[HostSample, ...]
+
+
+def _utilization(h: HostSamples, ctx: RenderContext) -> Iterable[Sample]:
+    for s in h.samples:
+        yield ((("resource", s.resource), ("instance_type", h.host.instance_type)), s.value)
+
+
+def _newest(h: HostSamples, ctx: RenderContext) -> Iterable[Sample]:
+    if h.samples:
+        yield ((), max(s.timestamp for s in h.samples))
+
+
+_P = Prefixed[HostSamples]("sagemaker_training_job_host_")
+UTILIZATION = _P.prefix + "utilization_ratio"
+TIMESTAMP = _P.prefix + "metrics_timestamp_seconds"
+
+#: The host families; the identity labels are the job's, then `host`.
+HOSTS: Table[HostSamples] = Table(
+    ("training_job", "region", "account_id"),
     (
-        UTILIZATION,
-        "gauge",
-        ("host", "resource", "instance_type"),
-        "Newest CloudWatch utilisation of a training host (--cloudwatch), 0..1 where 1 is every "
-        "device of that kind busy; resource is cpu, memory, disk, gpu or gpu_memory.",
+        _P.gauge(
+            "utilization_ratio",
+            "Newest CloudWatch utilisation of a training host (--cloudwatch), 0..1 where 1 is "
+            "every device of that kind busy; resource is cpu, memory, disk, gpu or gpu_memory.",
+            _utilization,
+            "resource",
+            "instance_type",
+        ),
+        _P.gauge(
+            "metrics_timestamp_seconds",
+            "Time of the newest CloudWatch datapoint of a training host, to tell stale from idle.",
+            _newest,
+        ),
     ),
-    (
-        TIMESTAMP,
-        "gauge",
-        ("host",),
-        "Time of the newest CloudWatch datapoint of a training host, to tell stale from idle.",
-    ),
+    lambda h: h.host.job,
+    lambda h: (("host", h.host.host),),
 )
 
 
-def render(samples: Iterable[HostSample], region: str, account_id: str) -> tuple[bytes, bytes]:
-    """One text chunk per family (no headers), identity labels as on the job families."""
-    reg, acc = escape_label_value(region), escape_label_value(account_id)
-    util: list[str] = []
-    newest: dict[Host, float] = {}
+def render_hosts(samples: Iterable[HostSample], ctx: RenderContext) -> tuple[bytes, ...]:
+    """One text chunk per family of HOSTS (no headers), hosts in (job, host) order."""
+    by_host: dict[Host, list[HostSample]] = {}
     for s in sorted(samples, key=lambda s: (s.host.job, s.host.host, s.resource)):
-        ident = (
-            f'training_job="{escape_label_value(s.host.job)}",region="{reg}",account_id="{acc}",'
-            f'host="{s.host.host}"'
-        )
-        util.append(
-            f'{UTILIZATION}{{{ident},resource="{s.resource}",'
-            f'instance_type="{escape_label_value(s.host.instance_type)}"}} '
-            f"{format_value(s.value)}\n"
-        )
-        newest[s.host] = max(newest.get(s.host, s.timestamp), s.timestamp)
-    stamps = [
-        f'{TIMESTAMP}{{training_job="{escape_label_value(h.job)}",region="{reg}",'
-        f'account_id="{acc}",host="{h.host}"}} {format_value(t)}\n'
-        for h, t in newest.items()
-    ]
-    return "".join(util).encode(), "".join(stamps).encode()
+        by_host.setdefault(s.host, []).append(s)
+    chunks = [render(HOSTS, HostSamples(h, tuple(ss)), ctx) for h, ss in by_host.items()]
+    return tuple(b"".join(c[i] for c in chunks) for i in range(len(HOSTS.families)))

@@ -29,8 +29,8 @@ from typing import Any
 
 from exporter.aws.errors import ApiError
 from exporter.model import ACTIVE_STATUSES, JobSummary, TrainingJob
-from exporter.sources.fetch import (
-    CycleResult,
+from exporter.sources.listing import CycleResult
+from exporter.sources.training_api import (
     SageMakerAPI,
     SyncSettings,
     fetch_job,
@@ -39,7 +39,7 @@ from exporter.sources.fetch import (
     matches,
     search_pages,
 )
-from exporter.store.objects import JobStore
+from exporter.store.objects import ObjectStore
 
 FLUSH_SECONDS = 0.25
 WORKERS = 64
@@ -56,7 +56,7 @@ class Backfill:
     def __init__(
         self,
         api: SageMakerAPI,
-        store: JobStore,
+        store: ObjectStore[TrainingJob],
         key: str,
         settings: SyncSettings,
         commit: Commit,

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,8 +27,14 @@ import structlog
 
 from exporter.aws.errors import ApiError
 from exporter.aws.paging import collect
-from exporter.metrics.cloudwatch_self import OPERATIONS, CloudWatchMetrics, UtilizationStore
+from exporter.aws.services import ServiceClients
+from exporter.aws.session import AwsSettings
+from exporter.cadence import Cadence, every, until
+from exporter.metrics.cloudwatch_self import OPERATIONS, CloudWatchMetrics
+from exporter.metrics.family import RenderContext
+from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.metrics.utilization import (
+    HOSTS,
     MAX_QUERIES,
     Devices,
     Host,
@@ -40,16 +46,18 @@ from exporter.metrics.utilization import (
     newest_points,
     parse_instance_type,
     ratio,
-    render,
+    render_hosts,
     resources_for,
     wants_hosts,
 )
-from exporter.model import TrainingJob
-from exporter.store.objects import JobStore
+from exporter.model import Target, TrainingJob
+from exporter.store.body import Generated, Section
+from exporter.store.objects import ObjectStore
+from exporter.store.snapshot import SnapshotStore
 
 
 class Clients(Protocol):
-    """What the source needs of sources.awsclient.ServiceClients."""
+    """What the source needs of aws.services.ServiceClients."""
 
     def init_operations(self, account_id: str, operations: tuple[str, ...]) -> None: ...
 
@@ -150,16 +158,16 @@ class CycleResult:
 
 
 class CloudWatchSource:
-    """Fetches per-host utilisation of one (account, region)'s jobs into a UtilizationStore."""
+    """Fetches per-host utilisation of one (account, region)'s jobs into a SnapshotStore."""
 
     def __init__(
         self,
         clients: Clients,
-        jobs: JobStore,
+        jobs: ObjectStore[TrainingJob],
         target_key: str,
         region: str,
         account_id: Callable[[], str],
-        out: UtilizationStore,
+        out: SnapshotStore,
         metrics: CloudWatchMetrics,
         budget: MetricBudget,
         catalog: DeviceCatalog,
@@ -261,7 +269,8 @@ class CloudWatchSource:
         self._watched &= {j.name for j in self.jobs.stored(self.key)}
         self._samples = {k: s for k, s in self._samples.items() if k[0].job in keep}
         self._fetched = {h: t for h, t in self._fetched.items() if h.job in keep}
-        self.out.replace(self.key, render(self._samples.values(), self.region, account))
+        ctx = RenderContext(self.region, account, now)
+        self.out.replace(self.key, render_hosts(self._samples.values(), ctx))
         self._finish(result, account, len({q.host for q in chosen}))
         return result
 
@@ -327,15 +336,51 @@ class CloudWatchSource:
     async def run(self, stop: asyncio.Event, ready: Callable[[], bool]) -> None:
         """Fetch every interval until `stop`, keeping cadence; start once the SageMaker
         poller has synced the target (before that there are no jobs to ask about)."""
-        while not ready() and not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.2)
-        while not stop.is_set():
-            began = time.monotonic()
-            try:
-                await self.poll_once()
-            except Exception:  # the daemon must never die because CloudWatch misbehaved
-                self._log.exception("cloudwatch cycle crashed")
-            wait = max(0.0, self.settings.interval - (time.monotonic() - began))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
+        await until(stop, ready)
+
+        async def cycle() -> None:
+            await self.poll_once()
+
+        await every(
+            stop, Cadence(self.settings.interval), cycle, self._log, "cloudwatch cycle crashed"
+        )
+
+
+async def start(
+    stack: AsyncExitStack,
+    targets: list[tuple[Target, Any]],
+    aws: AwsSettings,
+    self_metrics: SelfMetrics,
+    jobs: ObjectStore[TrainingJob],
+    settings: CloudWatchSettings,
+    budget_per_hour: int,
+    loader: Any,
+) -> tuple[list[tuple[CloudWatchSource, Any]], list[Section]]:
+    """One source per (target, its training-job poller), sharing one budget, one device
+    catalog, one snapshot store and one set of self-metrics: (the sources with their
+    pollers, the body sections they add)."""
+    out, metrics = SnapshotStore(HOSTS), CloudWatchMetrics()
+    budget, catalog = MetricBudget(budget_per_hour), DeviceCatalog()
+    sources = []
+    for target, poller in targets:
+
+        def account(poller: Any = poller) -> str:
+            return str(poller.account_id)
+
+        clients = await stack.enter_async_context(
+            ServiceClients(target, aws, self_metrics, ("cloudwatch", "ec2"), account, loader)
+        )
+        source = CloudWatchSource(
+            clients,
+            jobs,
+            target.key,
+            target.region,
+            account,
+            out,
+            metrics,
+            budget,
+            catalog,
+            settings,
+        )
+        sources.append((source, poller))
+    return sources, [out, Generated(metrics.exposition)]

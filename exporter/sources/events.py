@@ -18,9 +18,8 @@ per failed queue probes it with backoff until it answers again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,10 +27,10 @@ import structlog
 
 from exporter.aws.errors import ApiError
 from exporter.aws.sqs import WAIT_SECONDS, Message
+from exporter.cadence import Cadence, until, wait_any
 from exporter.metrics.selfmetrics import SelfMetrics
-from exporter.metrics.training_jobs import RenderContext
+from exporter.model import TrainingJob
 from exporter.parse.event import JobEvent, Rejected, merge_event, parse_event
-from exporter.sources.training import TargetSync
 
 #: Long polls per queue. Measured on a burst of 1,000 events (tests/test_events_burst.py,
 #: docs/benchmarks.md): 1 receiver drains it in ~3.4 s, 4 in ~1.4 s, 8 no faster on 2 cores.
@@ -44,6 +43,29 @@ class Queue(Protocol):
 
     async def receive(self, wait_seconds: int = ...) -> list[Message]: ...
     async def delete(self, messages: Sequence[Message]) -> int: ...
+
+
+class Target(Protocol):
+    """What events need of a training-job target (exporter.sources.training.TargetSync):
+    its identity and a narrow API, never its store, client or settings."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
+    def get(self, name: str) -> TrainingJob | None: ...
+
+    def wants(self, name: str) -> bool: ...
+
+    def apply_job(self, job: TrainingJob) -> bool: ...
+
+    def want_describe(self, name: str) -> None: ...
+
+    def rerender_running(self, now: float) -> None: ...
+
+    def cancel_describes(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +113,7 @@ class QueueConsumer:
         while not stop.is_set():
             if index and not self._healthy.is_set():
                 # Only receiver 0 probes a failed queue; the others wait for it to answer.
-                await _wait_any(stop, self._healthy)
+                await wait_any(stop, self._healthy)
                 continue
             try:
                 # Until the queue has answered, ask without waiting: a long poll of an empty
@@ -99,13 +121,13 @@ class QueueConsumer:
                 messages = await self.queue.receive(0 if not self.up else WAIT_SECONDS)
             except ApiError as err:
                 self._set_up(False, err)
-                await _wait_any(stop, timeout=delay)
+                await wait_any(stop, timeout=delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
             except Exception:  # the daemon never dies because a queue misbehaved
                 self._log.exception("receive crashed")
                 self._set_up(False)
-                await _wait_any(stop, timeout=delay)
+                await wait_any(stop, timeout=delay)
                 continue
             delay = RETRY_FIRST
             self._set_up(True)
@@ -147,9 +169,9 @@ class QueueConsumer:
         if sync is None:
             # A target whose account is not known yet may be the one: let SQS redeliver.
             return "deferred" if self.source.unresolved() else "ignored"
-        if not sync.settings.wants(parsed.job.name):
+        if not sync.wants(parsed.job.name):
             return "ignored"
-        job = merge_event(sync.store.get(sync.key, parsed.job.name), parsed.job)
+        job = merge_event(sync.get(parsed.job.name), parsed.job)
         if not sync.apply_job(job):
             return "stale"
         now = self.source.clock()
@@ -166,12 +188,15 @@ class EventSource:
     def __init__(
         self,
         queues: Sequence[Queue],
-        syncs: Sequence[TargetSync],
+        targets: Sequence[Target],
         metrics: SelfMetrics,
         settings: EventSettings,
+        cadence: Cadence,
+        precompress: Callable[[], Awaitable[None]],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.syncs, self.metrics, self.settings, self.clock = syncs, metrics, settings, clock
+        self.targets, self.metrics, self.settings, self.clock = targets, metrics, settings, clock
+        self.cadence, self._precompress = cadence, precompress
         self.consumers = [QueueConsumer(q, self) for q in queues]
         self.update_mode()
 
@@ -180,51 +205,42 @@ class EventSource:
         return bool(self.consumers) and all(c.up for c in self.consumers)
 
     def update_mode(self) -> None:
+        """Targets poll at --events-poll-interval while every queue answers, else at
+        --poll-interval: one cadence for all of them."""
         s = self.settings
         interval = s.events_poll_interval if self.event_mode else s.poll_interval
         self.metrics.poll_interval.set(interval)
-        for sync in self.syncs:
-            sync.set_poll_interval(interval)
+        self.cadence.set(interval)
 
-    def route(self, event: JobEvent) -> TargetSync | None:
-        for sync in self.syncs:
-            if (sync.api.account_id, sync.api.region) == (event.account_id, event.region):
-                return sync
+    def route(self, event: JobEvent) -> Target | None:
+        for t in self.targets:
+            if (t.account_id, t.region) == (event.account_id, event.region):
+                return t
         return None
 
     def unresolved(self) -> bool:
-        return any(not s.api.account_id for s in self.syncs)
+        return any(not t.account_id for t in self.targets)
 
     def rerender_running(self) -> None:
         """Elapsed-time values of running jobs count up to now; the poll re-renders them
-        every cycle, which in event mode is minutes apart. No API call."""
-        for sync in self.syncs:
-            if not sync.api.account_id:
-                continue
-            ctx = RenderContext(
-                sync.api.region,
-                sync.api.account_id,
-                self.clock(),
-                sync.settings.tag_labels,
-                prices=sync.settings.prices,
-            )
-            for job in list(sync.store.jobs(sync.key)):
-                if job.is_active:
-                    sync.store.upsert(sync.key, job, ctx)
+        every cycle, which in event mode is minutes apart. No API call, and only running
+        jobs are touched (finished ones stay packed)."""
+        now = self.clock()
+        for t in self.targets:
+            if t.account_id:
+                t.rerender_running(now)
 
     async def _rerender_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await _wait_any(stop, timeout=self.settings.poll_interval)
+            await wait_any(stop, timeout=self.settings.poll_interval)
             if self.event_mode and not stop.is_set():
                 self.rerender_running()
-                for sync in self.syncs[:1]:  # one store behind every target
-                    await sync.store.precompress()
+                await self._precompress()
 
     async def run(self, stop: asyncio.Event, ready: Callable[[], bool]) -> None:
         # Wait for every target's first poll: it resolves the account ids events are
         # routed by, and backfills what happened before the exporter started.
-        while not stop.is_set() and not ready():
-            await _wait_any(stop, timeout=0.2)
+        await until(stop, ready)
         tasks = [
             asyncio.create_task(c.receiver(i, stop), name=f"events-{i}")
             for c in self.consumers
@@ -236,23 +252,8 @@ class EventSource:
         finally:
             # A long poll cannot be drained: cancel it. A batch received but not deleted
             # comes back after the visibility timeout, as stale.
-            for t in tasks:
-                t.cancel()
-            for sync in self.syncs:
-                sync.cancel_describes()
+            for task in tasks:
+                task.cancel()
+            for target in self.targets:
+                target.cancel_describes()
             await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _wait_any(
-    stop: asyncio.Event, other: asyncio.Event | None = None, timeout: float | None = None
-) -> None:
-    waits = [asyncio.ensure_future(stop.wait())]
-    if other is not None:
-        waits.append(asyncio.ensure_future(other.wait()))
-    try:
-        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waits:
-            w.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.gather(*waits, return_exceptions=True)

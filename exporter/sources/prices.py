@@ -9,7 +9,6 @@ once per (region, instance type) each time the table changes, never a guess.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -18,6 +17,7 @@ import structlog
 
 from exporter.aws.errors import ApiError
 from exporter.aws.paging import collect
+from exporter.cadence import Cadence, every
 from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.parse.prices import PriceTable, parse_price_list
 
@@ -129,12 +129,13 @@ class PriceRefresher:
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        async def cycle() -> float | None:
             try:
                 ok = await self.refresh()
             except Exception:  # the daemon never dies for a price table
                 ok = False
                 self._log.exception("price refresh crashed")
-            delay = self.interval if ok else min(self.interval, RETRY_AFTER_FAILURE)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            # A failure keeps the last table and is retried sooner than the daily cadence.
+            return None if ok else min(self.interval, RETRY_AFTER_FAILURE)
+
+        await every(stop, Cadence(self.interval), cycle, self._log, "price refresh crashed")

@@ -1,12 +1,13 @@
-"""The sync engine: keep the store equal to what SageMaker says, at the lowest API cost.
+"""The training-job poller: the list/describe engine (exporter.sources.listing) run on the
+TRAINING kind, plus what only training jobs have.
 
-A target's first cycle is the backfill (exporter.sources.backfill: pipelined, Search for what it
-can, committed in batches). After it, SageMaker having no watch API, each cycle lists only
-jobs modified since the last watermark and describes a job only when it is new or its
-summary changed. Running jobs are re-described at the slower refresh interval (final
-metrics, transitions), and the in-progress set is reconciled now and then in case a
-change slipped past the watermark. Elapsed-time values of running jobs are re-rendered
-every cycle from the last description, at no API cost. A steady cycle commits in one step.
+A target's first cycle is the backfill (exporter.sources.backfill: pipelined, Search for
+what it can, committed in batches). After it, each cycle is the engine's steady cycle;
+running jobs are also re-described at the slower refresh interval (final metrics,
+transitions), spread so that each is refreshed about once per interval, and their
+elapsed-time values re-rendered every cycle from the last description, at no API cost.
+Events (exporter.sources.events) reach a target through `apply_job()`, `want_describe()`
+and its identity, never through its store or client.
 """
 
 from __future__ import annotations
@@ -15,76 +16,101 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from typing import Any
 
-import structlog
-
-from exporter.aws.errors import ApiError
+from exporter.cadence import Cadence
 from exporter.metrics.selfmetrics import SelfMetrics
-from exporter.metrics.training_jobs import RenderContext
 from exporter.model import ACTIVE_STATUSES, JobSummary, TrainingJob
+from exporter.parse.api import parse_summary
+from exporter.parse.prices import Prices
 from exporter.sources.backfill import Backfill
-from exporter.sources.fetch import (
-    CycleResult,
-    SageMakerAPI,
-    SyncSettings,
-    fetch_job,
-    list_all,
-    matches,
+from exporter.sources.listing import CycleResult, Fetched, Kind, ListPoller
+from exporter.sources.training_api import SageMakerAPI, SyncSettings, fetch_job, matches
+from exporter.store.objects import ObjectStore
+
+__all__ = ["TRAINING", "CycleResult", "SageMakerAPI", "SyncSettings", "TargetSync"]
+
+
+def _ended(s: JobSummary) -> float | None:
+    if s.status in ACTIVE_STATUSES:
+        return None
+    return s.training_end or s.last_modified or s.created
+
+
+TRAINING: Kind[JobSummary, TrainingJob] = Kind(
+    list_operation="ListTrainingJobs",
+    items_key="TrainingJobSummaries",
+    list_call=lambda api: api.list_training_jobs,
+    parse_summary=parse_summary,
+    name_of=lambda s: s.name,
+    ended=_ended,
+    unchanged=matches,
 )
-from exporter.store.objects import JobStore
-
-__all__ = ["CycleResult", "SageMakerAPI", "SyncSettings", "TargetSync"]
 
 
-class TargetSync:
-    """Polls one (account, region) target into the shared store."""
+class TargetSync(ListPoller[JobSummary, TrainingJob]):
+    """Polls the training jobs of one (account, region) target into the shared store."""
+
+    logger = "sync"
 
     def __init__(
         self,
         api: SageMakerAPI,
-        store: JobStore,
+        store: ObjectStore[TrainingJob],
         metrics: SelfMetrics,
         settings: SyncSettings,
         key: str,
+        cadence: Cadence | None = None,
+        prices: Prices | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.api, self.store, self.metrics, self.settings = api, store, metrics, settings
-        self.key = key
-        self.clock = clock
+        super().__init__(
+            TRAINING,
+            api,
+            store,
+            metrics,
+            settings,
+            key,
+            cadence or Cadence(30.0),
+            prices,
+            clock,
+        )
+        self.settings: SyncSettings = settings
         self.synced = False  # backfill done
-        self.attempted = False  # at least one cycle finished, successfully or not
         self.search = settings.search  # False once Search was denied
         self._started_at = clock()
         # Per running job only: when it was last described (finished jobs need no refresh).
         self._described_at: dict[str, float] = {}
         self._need_tags: set[str] = set()
-        self._watermark: float | None = None
-        self._last_reconcile = 0.0
-        self._retry: set[str] = set()  # describes that failed: retried next cycle
         self._soon: set[str] = set()  # running jobs shown from Search, not described yet
-        self._initialized = False
-        self._log = structlog.get_logger("sync").bind(region=api.region)
         # Event mode (apply_job / want_describe): describes asked for, and their tasks.
         self._wanted: set[str] = set()
         self._wanted_tasks: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
+
+    # -- identity, for events ------------------------------------------------------------
+    @property
+    def account_id(self) -> str:
+        return str(self.api.account_id)
+
+    @property
+    def region(self) -> str:
+        return str(self.api.region)
+
+    def get(self, name: str) -> TrainingJob | None:
+        return self.store.get(self.key, name)
+
+    def wants(self, name: str) -> bool:
+        return self.settings.wants(name)
 
     # -- committing ---------------------------------------------------------------------
-    def _commit(self, staged: dict[str, TrainingJob | None], described: set[str]) -> None:
+    def commit(self, staged: Mapping[str, TrainingJob | None], described: set[str]) -> None:
         """Apply describes and records to the store; no await, so a scrape sees all or none."""
         now = self.clock()
-        ctx = RenderContext(
-            self.api.region,
-            self.api.account_id,
-            now,
-            self.settings.tag_labels,
-            prices=self.settings.prices,
-        )
+        ctx = self.render_context(now)
         for name, job in staged.items():
             if job is None:
-                self._forget(name)
+                self.forget(name)
                 continue
             if self._store_is_newer(job):
                 continue  # an event applied while this describe was under way is newer
@@ -107,17 +133,18 @@ class TargetSync:
                 return
         self.metrics.finished.labels(self.api.region, self.api.account_id, job.status).inc()
 
-    def _forget(self, name: str) -> None:
+    def forget(self, name: str) -> None:
         self.store.remove(self.key, name)
         self._described_at.pop(name, None)
         self._need_tags.discard(name)
         self._soon.discard(name)
 
     # -- the backfill -------------------------------------------------------------------
-    async def _backfill(self, now: float, result: CycleResult) -> None:
+    async def first(self, now: float, result: CycleResult) -> None:
         region, account = self.api.region, self.api.account_id
         pending = self.metrics.backfill_pending.labels(region, account)
         tracked = self.metrics.tracked_jobs.labels(region, account)
+        result.backfill = True
 
         def progress(left: int) -> None:  # after each batch, with no await: one snapshot
             pending.set(left)
@@ -128,7 +155,7 @@ class TargetSync:
             self.store,
             self.key,
             self.settings,
-            self._commit,
+            self.commit,
             progress,
             self.search,
             self._log,
@@ -141,46 +168,17 @@ class TargetSync:
             if bf.search_denied:
                 self.search = False
                 self.metrics.search_enabled.labels(region, account).set(0)
+        self._last_reconcile = now
+        self.synced = True
 
     # -- steady state -------------------------------------------------------------------
-    def _retained(self, s: JobSummary, now: float) -> bool:
-        if s.status in ACTIVE_STATUSES:
-            return True
-        ended = s.training_end or s.last_modified or s.created
-        return ended is None or ended >= now - self.settings.retention
-
-    async def _candidates(self, now: float, result: CycleResult) -> set[str]:
-        """Names to describe this cycle: new or changed summaries, plus reconcile."""
-        reconcile = now - self._last_reconcile >= self.settings.reconcile_interval
-        assert self._watermark is not None
-        lists = [list_all(self.api, LastModifiedTimeAfter=self._watermark - self.settings.overlap)]
-        if reconcile:
-            lists.append(list_all(self.api, StatusEquals="InProgress"))
-            lists.append(list_all(self.api, StatusEquals="Stopping"))
-        pages = await asyncio.gather(*lists)
-        summaries = {s.name: s for page in pages for s in page}
-        result.listed = len(summaries)
-        todo = set()
-        for s in summaries.values():
-            if not self.settings.wants(s.name) or not self._retained(s, now):
-                continue
-            job = self.store.get(self.key, s.name)
-            if job is None or not matches(s, job):
-                todo.add(s.name)
-        if reconcile:
-            active = {s.name for page in pages[1:] for s in page}
-            # A job we think is running but the API no longer lists as running changed
-            # without our noticing (or vanished): look at it again.
-            todo |= {j.name for j in self.store.running(self.key) if j.name not in active}
-            self._last_reconcile = now
-        return todo
-
     def _refresh_due(self, now: float, already: set[str]) -> set[str]:
         """Running jobs to re-describe: the stalest first, spread so that each is refreshed
         about once per refresh interval instead of all at once (a budget per cycle). Jobs
         shown from Search and never described come first, as fast as the rate allows."""
+        interval = self.cadence.interval
         soon = sorted(self._soon - already)
-        budget = max(1, int(self.api.describe_rate() * self.settings.poll_interval / 2))
+        budget = max(1, int(self.api.describe_rate() * interval / 2))
         picked = set(soon[:budget])
         active = [j.name for j in self.store.running(self.key)]
         due_before = now - self.settings.refresh_interval
@@ -191,100 +189,48 @@ class TargetSync:
             and n not in self._soon
             and self._described_at.get(n, 0.0) <= due_before
         )
-        budget = math.ceil(
-            len(active) * self.settings.poll_interval / self.settings.refresh_interval
-        )
+        budget = math.ceil(len(active) * interval / self.settings.refresh_interval)
         return picked | {n for _, n in due[: max(1, budget)]}
 
-    async def _describe(
-        self, name: str, staged: dict[str, TrainingJob | None], result: CycleResult
-    ) -> None:
-        prev = self.store.get(self.key, name)
+    async def fetch(
+        self,
+        name: str,
+        summary: JobSummary | None,
+        prev: TrainingJob | None,
+        result: CycleResult,
+    ) -> Fetched[TrainingJob]:
         need_tags = prev is None or name in self._need_tags
-        got = await fetch_job(self.api, name, prev, self.settings.tag_labels, need_tags, result)
-        if got.gone:
-            staged[name] = None
-            result.removed += 1
-        elif got.job is None:
-            self._retry.add(name)
-        else:
-            result.described += 1
-            if got.tags_ok:
-                self._need_tags.discard(name)
-            else:
-                self._need_tags.add(name)
-            if prev != got.job:
-                result.changed += 1
-            staged[name] = got.job
+        return await fetch_job(self.api, name, prev, self.settings.tag_labels, need_tags, result)
 
-    async def _steady(self, now: float, result: CycleResult) -> None:
-        todo = await self._candidates(now, result)
+    def described(self, name: str, got: Fetched[TrainingJob]) -> None:
+        if got.tags_ok:
+            self._need_tags.discard(name)
+        else:
+            self._need_tags.add(name)
+
+    async def steady(self, now: float, result: CycleResult) -> None:
+        todo = await self.candidates(now, result)
         # Describes that failed last cycle are retried whatever the listing says, so one
         # stubborn job cannot hold the watermark back for everyone.
-        todo |= self._retry
-        todo |= self._refresh_due(now, todo)
+        for name in self._retry | self._refresh_due(now, set(todo) | self._retry):
+            todo.setdefault(name, None)
         self._retry = set()
-        staged: dict[str, TrainingJob | None] = {}
-        await asyncio.gather(*(self._describe(n, staged, result) for n in sorted(todo)))
-        self._commit(staged, set(staged))
-        # Running jobs' elapsed times count up with no API call.
-        ctx = RenderContext(
-            self.api.region,
-            self.api.account_id,
-            now,
-            self.settings.tag_labels,
-            prices=self.settings.prices,
-        )
+        staged = await self.describe_all(todo, result)
+        self.commit(staged, set(staged))
+        self.rerender_running(now, skip=staged)
+
+    def rerender_running(self, now: float, skip: Mapping[str, Any] = {}) -> None:
+        """Running jobs' elapsed times count up to `now` with no API call."""
+        ctx = self.render_context(now)
         for job in self.store.running(self.key):
-            if job.name not in staged:
+            if job.name not in skip:
                 self.store.upsert(self.key, job, ctx)
 
     # -- one cycle ---------------------------------------------------------------------
-    async def poll_once(self) -> CycleResult:
-        result = CycleResult()
-        start, calls0 = time.monotonic(), self.api.attempts
-        now = self.clock()
-        try:
-            if not self.api.account_id:
-                await self.api.resolve_account()
-            if not self._initialized:
-                self.metrics.init_target(self.api.region, self.api.account_id)
-                self._initialized = True
-            if self.synced:
-                await self._steady(now, result)
-            else:
-                result.backfill = True
-                await self._backfill(now, result)
-                self._last_reconcile = now
-        except ApiError as err:
-            result.fail(err)
-            return self._finish(result, start, calls0)
-        # No await from here to the end of _finish: a scrape sees the store and the
-        # self-metrics either wholly before this cycle's end or wholly after it.
-        result.evicted = self._evict(now)
-        # The listing succeeded: from now on list by watermark (failed describes are retried).
-        self._watermark = now
-        self.synced = True
-        done = self._finish(result, start, calls0)
-        await self.store.precompress()
-        return done
+    def init_target(self) -> None:
+        self.metrics.init_target(self.api.region, self.api.account_id)
 
-    def _evict(self, now: float) -> int:
-        horizon = now - self.settings.retention
-        old = [
-            j.name
-            for j in self.store.stored(self.key)
-            if (j.finished_at is not None and j.finished_at < horizon)
-            or not self.settings.wants(j.name)
-        ]
-        for name in old:
-            self._forget(name)
-        return len(old)
-
-    def _finish(self, result: CycleResult, start: float, calls0: int) -> CycleResult:
-        self.attempted = True
-        result.duration = time.monotonic() - start
-        result.api_calls = self.api.attempts - calls0
+    def report(self, result: CycleResult) -> None:
         region, account = self.api.region, self.api.account_id
         fields = dict(
             account_id=account,
@@ -310,24 +256,14 @@ class TargetSync:
             self._log.info("poll", backfill=result.backfill or None, **fields)
         else:
             self._log.warning("poll failed", errors=result.errors, **fields)
-        return result
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop` is set, keeping cadence (the cycle's run time is subtracted)."""
+    async def run(self, stop: asyncio.Event, offset: float | None = None) -> None:
         # The first cycle runs at once (readiness waits for it); the wait after it is
         # stretched once by this target's phase, so targets then poll spread over the
         # interval instead of all together.
-        offset = phase_offset(self.key, self.settings.poll_interval)
-        while not stop.is_set():
-            began = time.monotonic()
-            try:
-                await self.poll_once()
-            except Exception:  # the daemon must never die because the API misbehaved
-                self.attempted = True
-                self._log.exception("poll crashed")
-            delay = max(0.0, self.settings.poll_interval - (time.monotonic() - began)) + offset
-            offset = 0.0
-            await self._sleep(stop, delay)
+        if offset is None:
+            offset = phase_offset(self.key, self.cadence.interval)
+        await super().run(stop, offset)
 
     # -- records from outside the poll (events) ------------------------------------------
     def apply_job(self, job: TrainingJob) -> bool:
@@ -342,14 +278,7 @@ class TargetSync:
         if prev is None and self.settings.tag_labels and not job.tags:
             self._need_tags.add(job.name)
         self._count_finished(prev, job)
-        ctx = RenderContext(
-            self.api.region,
-            self.api.account_id,
-            self.clock(),
-            self.settings.tag_labels,
-            prices=self.settings.prices,
-        )
-        self.store.upsert(self.key, job, ctx)
+        self.store.upsert(self.key, job, self.render_context(self.clock()))
         return True
 
     def want_describe(self, name: str) -> None:
@@ -365,19 +294,15 @@ class TargetSync:
     async def _describe_wanted(self, name: str) -> None:
         self._wanted.discard(name)  # from here, a later event asks for a later describe
         prev = self.store.get(self.key, name)
-        need_tags = prev is None or name in self._need_tags
         result = CycleResult()
-        got = await fetch_job(self.api, name, prev, self.settings.tag_labels, need_tags, result)
+        got = await self.fetch(name, None, prev, result)
         if got.gone:
             return  # the next poll's reconcile removes it
         if got.job is None:
             self._retry.add(name)  # the next poll cycle tries again
             self._log.warning("describe after event failed", job=name, errors=result.errors)
             return
-        if got.tags_ok:
-            self._need_tags.discard(name)
-        else:
-            self._need_tags.add(name)
+        self.described(name, got)
         self.apply_job(got.job)
         if got.job.is_active:
             self._described_at[name] = self.clock()
@@ -398,34 +323,6 @@ class TargetSync:
             and job.last_modified is not None
             and prev.last_modified - job.last_modified > 0.002
         )
-
-    def set_poll_interval(self, seconds: float) -> None:
-        """Poll at this interval from now on (event mode and its fallback); a shorter one
-        applies to the wait under way, counted from its start."""
-        if seconds == self.settings.poll_interval:
-            return
-        self.settings = replace(self.settings, poll_interval=seconds)
-        self._wake.set()
-
-    async def _sleep(self, stop: asyncio.Event, delay: float) -> None:
-        """Wait `delay` seconds, or less if stopped; a new poll interval moves the end of
-        the wait to where it would have been with that interval."""
-        self._wake.clear()
-        cycle_start = time.monotonic() + delay - self.settings.poll_interval
-        deadline = time.monotonic() + delay
-        while not stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-            try:
-                await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waits:
-                    w.cancel()
-            if self._wake.is_set():
-                self._wake.clear()
-                deadline = cycle_start + self.settings.poll_interval
 
 
 def phase_offset(key: str, interval: float) -> float:

@@ -1,4 +1,8 @@
-"""The job store: jobs kept compact, served as cached gzip per segment.
+"""The object store: training and tuning jobs kept compact, served as cached gzip per segment.
+
+One type for every kind of object (`ObjectStore(table, codec)`): the table says how an
+object renders (exporter/metrics/), the codec how a finished one is kept (packed bytes for
+training jobs, the object itself for the few tuning jobs).
 
 All mutation happens on the event loop, and a scrape builds its body synchronously from
 immutable bytes, so every scrape sees one consistent snapshot.
@@ -31,11 +35,13 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
-from exporter.metrics.text import family_header, identity_labels, render_job
-from exporter.metrics.training_jobs import FAMILIES, RenderContext
-from exporter.model import ACTIVE_STATUSES, TrainingJob
+from exporter.metrics.family import RenderContext, Table
+from exporter.metrics.text import headers, identity_labels, render
+from exporter.metrics.training_jobs import TRAINING_JOBS
+from exporter.metrics.tuning_jobs import TUNING_JOBS
+from exporter.model import TrainingJob, TuningJob
 from exporter.store.packing import compact, pack, unpack
 
 SEGMENT_SIZE = 128  # measured at 10,000 jobs: 512 -> 8 ms to recompress one, 128 -> 4.6 ms
@@ -44,19 +50,10 @@ SEGMENT_SIZE = 128  # measured at 10,000 jobs: 512 -> 8 ms to recompress one, 12
 HOT_SEGMENT_SIZE = 32
 GZIP_LEVEL = 1  # level 1 compresses ~3x faster than 6 and only ~15% larger here
 PLAIN_KEEP_SECONDS = 300.0  # plain bodies are dropped this long after the last plain scrape
-_HEADERS = tuple(family_header(f) for f in FAMILIES)
-_GZ_HEADERS = tuple(gzip.compress(h, GZIP_LEVEL) for h in _HEADERS)
-
-Text = tuple[bytes, ...]  # one chunk per entry of FAMILIES
-Record = TrainingJob | bytes  # a running job as is, a finished one packed
-# (name, text, record, context): immutable, so safe to hand to a worker thread
-_Source = tuple[str, Text | None, Record, RenderContext]
-_FAMILY_NAMES = tuple(f.name.encode() for f in FAMILIES)
 
 
-class StoredJob(Protocol):
-    """What the store tells about any job without unpacking it: cheap enough for every
-    cycle's scan of the running set and of retention."""
+class Stored(Protocol):
+    """What every stored object has."""
 
     @property
     def name(self) -> str: ...
@@ -71,60 +68,93 @@ class StoredJob(Protocol):
     def is_active(self) -> bool: ...
 
 
+Obj = TypeVar("Obj", bound=Stored)
+
+
+@dataclass(frozen=True, slots=True)
+class Codec(Generic[Obj]):
+    """How the store keeps an object: a running one compacted (its repeated strings
+    shared), a finished one packed (bytes, unpacked when read) or kept as is."""
+
+    compact: Callable[[Obj], Obj]
+    pack: Callable[[Obj], Obj | bytes]
+    unpack: Callable[[bytes], Obj]
+
+
+def _same(obj: Any) -> Any:
+    return obj
+
+
+def _never(data: bytes) -> Any:
+    raise TypeError("this codec packs nothing")
+
+
+#: Training jobs: most of a fleet is finished jobs, packed to a third of their size.
+PACKED: Codec[TrainingJob] = Codec(compact, pack, unpack)
+#: Tuning jobs: tens, not thousands; kept as they are.
+AS_IS: Codec[TuningJob] = Codec(_same, _same, _never)
+
+Text = tuple[bytes, ...]  # one chunk per family of the table
+# (name, text, record, context): immutable, so safe to hand to a worker thread
+_Source = tuple[str, Text | None, Any, RenderContext]
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """What _build needs to know of the store's table and codec: plain data and pure
+    functions, safe in a worker thread."""
+
+    table: Table[Any]
+    codec: Codec[Any]
+    family_names: tuple[bytes, ...]
+
+    def job(self, record: Any) -> Any:
+        return self.codec.unpack(record) if isinstance(record, bytes) else record
+
+    def ident(self, name: str, ctx: RenderContext) -> bytes:
+        return identity_labels(self.table, name, ctx).encode()
+
+
 @dataclass(eq=False, slots=True)
 class _Entry:
     name: str
     status: str  # interned: one string per status value for the whole store
     finished_at: float | None
+    is_active: bool
     ctx: RenderContext
-    record: Record
+    record: Any  # a running object as is, a finished one as its codec packs it
     text: Text | None  # None once its segment is compressed
     seg: _Segment | None = None
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-    def job(self) -> TrainingJob:
-        return _job(self.record)
 
     def source(self) -> _Source:
         return (self.name, self.text, self.record, self.ctx)
 
-    def ident(self) -> bytes:
-        return _ident(self.name, self.ctx)
-
-
-def _job(record: Record) -> TrainingJob:
-    return record if isinstance(record, TrainingJob) else unpack(record)
-
-
-def _ident(name: str, ctx: RenderContext) -> bytes:
-    return identity_labels(name, ctx).encode()
-
 
 def _build(
-    sources: list[_Source], old: tuple[bytes, ...], cuts: list[bytes]
+    kind: _Kind, sources: list[_Source], old: tuple[bytes, ...], cuts: list[bytes]
 ) -> tuple[Text, tuple[bytes, ...]]:
     """A segment's text and gzip members per family. Pure on immutable data (names, texts,
     records, contexts, bytes): safe in a worker thread.
 
-    Jobs without text are in `old` (the members last compressed). When only a few jobs
-    changed, their stale lines (and those of jobs removed, `cuts`) are cut out of the
+    Objects without text are in `old` (the members last compressed). When only a few
+    changed, their stale lines (and those of objects removed, `cuts`) are cut out of the
     inflated old text and the new lines appended: inflating is C, while rendering the
-    unchanged jobs again is Python, ~70 us a job."""
+    unchanged objects again is Python, ~70 us a job."""
     fresh = [(name, ctx, text) for name, text, _, ctx in sources if text is not None]
     changed = len(fresh) + len(cuts)
+    n = len(kind.family_names)
     if old and len(fresh) < len(sources) and changed <= max(8, len(sources) // 4):
-        idents = [_ident(name, ctx) for name, ctx, _ in fresh] + cuts
+        idents = [kind.ident(name, ctx) for name, ctx, _ in fresh] + cuts
         plain = _inflate(old)
         texts = tuple(
-            _cut(plain[i], _FAMILY_NAMES[i], idents) + b"".join(t[i] for _, _, t in fresh)
-            for i in range(len(FAMILIES))
+            _cut(plain[i], kind.family_names[i], idents) + b"".join(t[i] for _, _, t in fresh)
+            for i in range(n)
         )
     else:
-        chunks = [t if t is not None else render_job(_job(r), ctx) for _, t, r, ctx in sources]
-        texts = tuple(b"".join(c[i] for c in chunks) for i in range(len(FAMILIES)))
+        chunks = [
+            t if t is not None else render(kind.table, kind.job(r), ctx) for _, t, r, ctx in sources
+        ]
+        texts = tuple(b"".join(c[i] for c in chunks) for i in range(n))
     return texts, tuple(gzip.compress(t, GZIP_LEVEL) if t else b"" for t in texts)
 
 
@@ -160,6 +190,7 @@ def _inflate(members: tuple[bytes, ...]) -> tuple[bytes, ...]:
 
 @dataclass(eq=False, slots=True)
 class _Segment:
+    kind: _Kind
     hot: bool
     entries: list[_Entry] = field(default_factory=list)
     members: tuple[bytes, ...] = ()
@@ -180,8 +211,8 @@ class _Segment:
     def touch(self) -> None:
         self.version += 1
 
-    def snapshot(self) -> tuple[list[_Source], tuple[bytes, ...], list[bytes]]:
-        return [e.source() for e in self.entries], self.members, list(self.cuts)
+    def snapshot(self) -> tuple[_Kind, list[_Source], tuple[bytes, ...], list[bytes]]:
+        return self.kind, [e.source() for e in self.entries], self.members, list(self.cuts)
 
     def done_at(self, version: int, texts: Text, members: tuple[bytes, ...], plain: bool) -> None:
         self.members, self.done = members, version
@@ -206,8 +237,17 @@ class _Segment:
         return plain
 
 
-class JobStore:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+class ObjectStore(Generic[Obj]):
+    """The objects of one table, per target; mutated on the event loop only."""
+
+    def __init__(
+        self, table: Table[Obj], codec: Codec[Obj], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.table = table
+        self._kind = _Kind(table, codec, tuple(f.name.encode() for f in table.families))
+        self._codec = codec
+        self._headers = headers(table)
+        self._gz_headers = tuple(gzip.compress(h, GZIP_LEVEL) for h in self._headers)
         self._targets: dict[str, dict[str, _Entry]] = {}
         self._segments: list[_Segment] = []
         self._count = 0
@@ -215,26 +255,26 @@ class JobStore:
         self._plain_at = -math.inf  # when the last plain body was asked for
 
     # -- mutation (event loop only) ------------------------------------------------
-    def upsert(self, target: str, job: TrainingJob, ctx: RenderContext) -> None:
+    def upsert(self, target: str, job: Obj, ctx: RenderContext) -> None:
         jobs = self._targets.setdefault(target, {})
         entry = jobs.get(job.name)
         hot = job.is_active
-        record: Record
+        record: Any
         if not hot:
-            record = pack(job)
+            record = self._codec.pack(job)
         elif entry is not None and entry.record is job:
             record = job  # re-rendered for a new "now": already compact
         else:
-            record = compact(job)
-        text = render_job(job, ctx)
+            record = self._codec.compact(job)
+        text = render(self.table, job, ctx)
         status = sys.intern(job.status)
         if entry is None:
-            entry = _Entry(job.name, status, job.finished_at, ctx, record, text)
+            entry = _Entry(job.name, status, job.finished_at, hot, ctx, record, text)
             jobs[job.name] = entry
             self._count += 1
         else:
             entry.status, entry.finished_at, entry.ctx = status, job.finished_at, ctx
-            entry.record, entry.text = record, text
+            entry.is_active, entry.record, entry.text = hot, record, text
             if entry.seg is not None and entry.seg.hot != hot:
                 self._drop(entry)
         seg = entry.seg
@@ -265,7 +305,7 @@ class JobStore:
                 if not seg.full:
                     return seg
                 break
-        seg = _Segment(hot)
+        seg = _Segment(self._kind, hot)
         self._segments.append(seg)
         return seg
 
@@ -275,31 +315,27 @@ class JobStore:
             return
         seg.entries.remove(entry)  # identity: _Entry compares by identity
         if seg.done >= 0:
-            seg.cuts.append(entry.ident())
+            seg.cuts.append(self._kind.ident(entry.name, entry.ctx))
         seg.touch()
         if not seg.entries:
             self._segments.remove(seg)
 
     # -- reads ---------------------------------------------------------------------
-    def get(self, target: str, name: str) -> TrainingJob | None:
+    def get(self, target: str, name: str) -> Obj | None:
         entry = self._targets.get(target, {}).get(name)
-        return entry.job() if entry else None
+        return self._kind.job(entry.record) if entry else None
 
-    def jobs(self, target: str) -> Iterator[TrainingJob]:
-        """Every job of the target as a full record: finished ones are unpacked (~20 us
-        each). For per-cycle scans use running() and stored()."""
-        return (e.job() for e in list(self._targets.get(target, {}).values()))
+    def jobs(self, target: str) -> Iterator[Obj]:
+        """Every object of the target as a full record: finished training jobs are unpacked
+        (~20 us each). For per-cycle scans use running() and stored()."""
+        return (self._kind.job(e.record) for e in list(self._targets.get(target, {}).values()))
 
-    def running(self, target: str) -> list[TrainingJob]:
-        """The target's running (InProgress, Stopping) jobs as full records; no unpacking."""
-        out = []
-        for e in self._targets.get(target, {}).values():
-            if isinstance(e.record, TrainingJob):
-                out.append(e.record)
-        return out
+    def running(self, target: str) -> list[Obj]:
+        """The target's running objects as full records; no unpacking."""
+        return [e.record for e in self._targets.get(target, {}).values() if e.is_active]
 
-    def stored(self, target: str) -> list[StoredJob]:
-        """Name, status and finish time of every job of the target, without unpacking."""
+    def stored(self, target: str) -> list[Stored]:
+        """Name, status and finish time of every object of the target, without unpacking."""
         return list(self._targets.get(target, {}).values())
 
     def count(self, target: str) -> int:
@@ -308,20 +344,20 @@ class JobStore:
     def __len__(self) -> int:
         return self._count
 
-    def exposition_parts(self) -> list[bytes]:
+    def plain_parts(self) -> list[bytes]:
         """The plain-text body as parts to join or write in order (one snapshot)."""
         self._plain_at = self._clock()
-        return _interleave(_HEADERS, [seg.plain_text() for seg in self._segments])
+        return _interleave(self._headers, [seg.plain_text() for seg in self._segments])
 
-    def exposition_gzip_parts(self) -> list[bytes]:
+    def gzip_parts(self) -> list[bytes]:
         """The gzip body as gzip members to join or write in order (one snapshot)."""
-        return _interleave(_GZ_HEADERS, [seg.compressed() for seg in self._segments])
+        return _interleave(self._gz_headers, [seg.compressed() for seg in self._segments])
 
     def exposition(self) -> bytes:
-        return b"".join(self.exposition_parts())
+        return b"".join(self.plain_parts())
 
     def exposition_gzip(self) -> bytes:
-        return b"".join(self.exposition_gzip_parts())
+        return b"".join(self.gzip_parts())
 
     async def precompress(self) -> None:
         """Compress changed segments in a worker thread (zlib releases the GIL), so the
@@ -345,3 +381,11 @@ def _interleave(headers: tuple[bytes, ...], bodies: list[tuple[bytes, ...]]) -> 
         parts.append(header)
         parts.extend(b[i] for b in bodies)
     return parts
+
+
+def training_store(clock: Callable[[], float] = time.monotonic) -> ObjectStore[TrainingJob]:
+    return ObjectStore(TRAINING_JOBS, PACKED, clock)
+
+
+def tuning_store(clock: Callable[[], float] = time.monotonic) -> ObjectStore[TuningJob]:
+    return ObjectStore(TUNING_JOBS, AS_IS, clock)

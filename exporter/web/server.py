@@ -8,7 +8,6 @@ always sees one consistent snapshot.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import html
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
@@ -18,9 +17,8 @@ from typing import Protocol
 from aiohttp import web
 
 from exporter import __version__
-from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.metrics.text import CONTENT_TYPE
-from exporter.store.objects import JobStore
+from exporter.store.body import Body
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Probes stay open under basic auth: kubelets carry no credentials and they reveal nothing.
@@ -45,45 +43,7 @@ class HttpConfig:
     event_queues: int = 0  # SQS queues of the event source; 0: polling only
 
 
-class Extra(Protocol):
-    """Families of optional sources (--cloudwatch), appended to the body."""
-
-    def plain(self) -> bytes: ...
-
-    def gzip(self) -> bytes: ...  # gzip member(s), cached by the source
-
-
 WRITE_CHUNK = 256 * 1024  # measured: a 50 MB body as one write takes 3x longer (see below)
-
-
-def metrics_body(
-    store: JobStore,
-    metrics: SelfMetrics,
-    accept_encoding: str,
-    extra: Extra | None = None,
-    tuning: Callable[[], bytes] | None = None,
-) -> tuple[bytes, bool]:
-    """The scrape body and whether it is gzip. Gzip members concatenate into one valid
-    stream, so the cached job part is compressed once per change, not once per scrape.
-    `tuning` adds the tuning-job families between the jobs and the self-metrics; `extra`
-    (--cloudwatch) comes last."""
-    parts, gz = metrics_parts(store, metrics, accept_encoding, extra, tuning)
-    return b"".join(parts), gz
-
-
-def metrics_parts(
-    store: JobStore,
-    metrics: SelfMetrics,
-    accept_encoding: str,
-    extra: Extra | None = None,
-    tuning: Callable[[], bytes] | None = None,
-) -> tuple[list[bytes], bool]:
-    """The scrape body as parts, in order: one snapshot, taken synchronously."""
-    own = (tuning() if tuning else b"") + metrics.exposition()
-    if "gzip" in accept_encoding:
-        more = [extra.gzip()] if extra is not None else []
-        return [*store.exposition_gzip_parts(), gzip.compress(own, compresslevel=3), *more], True
-    return [*store.exposition_parts(), own, *([extra.plain()] if extra is not None else [])], False
 
 
 def chunks(parts: list[bytes], size: int = WRITE_CHUNK) -> Iterator[bytes]:
@@ -128,13 +88,10 @@ def _landing(demo: bool, targets: list[str], event_queues: int = 0) -> str:
 
 
 def build_app(
-    store: JobStore,
-    metrics: SelfMetrics,
+    body: Body,
     ready: Callable[[], bool],
     targets: Callable[[], list[str]],
     config: HttpConfig,
-    extra: Extra | None = None,
-    tuning: Callable[[], bytes] | None = None,
 ) -> web.Application:
     middlewares = []
     if config.authenticator is not None:
@@ -159,9 +116,8 @@ def build_app(
     async def metrics_handler(request: web.Request) -> web.StreamResponse:
         # The parts are immutable bytes taken in one synchronous step: writing them over
         # several awaits still serves one snapshot.
-        parts, gz = metrics_parts(
-            store, metrics, request.headers.get("Accept-Encoding", ""), extra, tuning
-        )
+        gz = "gzip" in request.headers.get("Accept-Encoding", "")
+        parts = body.parts(gzip=gz)
         resp = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
         if gz:
             resp.headers["Content-Encoding"] = "gzip"

@@ -25,7 +25,7 @@ from typing import Any
 import bcrypt
 import yaml
 
-__all__ = ["BasicAuthenticator", "WebConfig", "WebConfigError", "load_web_config"]
+__all__ = ["BasicAuthenticator", "WebConfig", "WebConfigError", "load_web_config", "server_options"]
 
 
 class WebConfigError(ValueError):
@@ -338,3 +338,12 @@ def _parse_basic(header: str) -> tuple[str, bytes] | None:
     # The bcrypt algorithm only uses the first 72 bytes (htpasswd hashes longer passwords that
     # way) and the bcrypt package >= 5 raises on longer input instead of truncating.
     return user, password[:72]
+
+
+def server_options(path: str | None) -> tuple[ssl.SSLContext | None, BasicAuthenticator | None]:
+    """What the HTTP server needs of --web-config-file: its TLS context and authenticator."""
+    if not path:
+        return None, None
+    wc = load_web_config(path)
+    auth = BasicAuthenticator(wc.basic_auth_users) if wc.basic_auth_users else None
+    return wc.ssl_context(), auth

@@ -1,15 +1,13 @@
-"""The calls the sync engines make, as model objects: list pages, search pages, one job.
+"""The training-job calls, as model objects: list pages, search pages, one job.
 
-Shared by the steady-state cycle (exporter.sources.training) and the backfill (exporter.sources.backfill);
-nothing here keeps state between calls.
+Shared by the training-job poller (exporter.sources.training) and its backfill
+(exporter.sources.backfill); nothing here keeps state between calls.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -17,17 +15,12 @@ from exporter.aws.errors import ApiError, JobNotFound, malformed
 from exporter.aws.paging import pages
 from exporter.model import JobSummary, TrainingJob
 from exporter.parse.api import parse_summary, parse_tags, parse_training_job
-from exporter.parse.prices import Prices
+from exporter.sources.listing import Api, CycleResult, Fetched, PollSettings
 
 
-class SageMakerAPI(Protocol):
-    region: str
-    account_id: str
-    @property
-    def attempts(self) -> int: ...
-    describe_slots: asyncio.Semaphore
+class SageMakerAPI(Api, Protocol):
+    """What the training-job poller needs of aws.sagemaker.SageMakerTarget."""
 
-    async def resolve_account(self) -> str: ...
     async def list_training_jobs(self, **params: Any) -> Mapping[str, Any]: ...
     async def describe_training_job(self, name: str) -> Mapping[str, Any]: ...
     async def list_tags(self, arn: str) -> list[Mapping[str, Any]]: ...
@@ -36,45 +29,14 @@ class SageMakerAPI(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class SyncSettings:
-    poll_interval: float = 30.0
+class SyncSettings(PollSettings):
+    """The training-job poller's settings: the engine's, plus its own."""
+
     refresh_interval: float = 300.0
-    retention: float = 86400.0
-    reconcile_interval: float = 600.0
-    overlap: float = 60.0  # LastModifiedTime watermark overlap, for clock skew
-    include: tuple[re.Pattern[str], ...] = ()
-    exclude: tuple[re.Pattern[str], ...] = ()
-    tag_labels: tuple[str, ...] = ()
     # Search records of jobs changed more recently than this may lag the job (the search
     # index is eventually consistent): the backfill describes those instead.
     search_margin: float = 600.0
     search: bool = True
-    prices: Prices | None = None  # None: no --price-file nor --price-list-api, no cost
-
-    def wants(self, name: str) -> bool:
-        if self.include and not any(p.search(name) for p in self.include):
-            return False
-        return not any(p.search(name) for p in self.exclude)
-
-
-@dataclass(slots=True)
-class CycleResult:
-    ok: bool = True
-    backfill: bool = False
-    listed: int = 0
-    described: int = 0
-    searched: int = 0
-    changed: int = 0
-    removed: int = 0
-    evicted: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    api_calls: int = 0
-    duration: float = 0.0
-
-    def fail(self, err: ApiError) -> None:
-        self.ok = False
-        key = f"{err.operation}:{err.code}"
-        self.errors[key] = self.errors.get(key, 0) + 1
 
 
 async def list_pages(api: SageMakerAPI, **params: Any) -> AsyncIterator[list[JobSummary]]:
@@ -118,17 +80,8 @@ async def search_pages(
         yield jobs
 
 
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """The outcome of describing one job: the job, or gone, or failed (retry later)."""
-
-    job: TrainingJob | None
-    gone: bool = False
-    tags_ok: bool = True
-
-
-FAILED = Fetched(None)
-GONE = Fetched(None, gone=True)
+FAILED: Fetched[TrainingJob] = Fetched(None)
+GONE: Fetched[TrainingJob] = Fetched(None, gone=True)
 
 
 async def fetch_job(
@@ -138,7 +91,7 @@ async def fetch_job(
     tag_labels: tuple[str, ...],
     need_tags: bool,
     result: CycleResult,
-) -> Fetched:
+) -> Fetched[TrainingJob]:
     """DescribeTrainingJob (and ListTags when tags are wanted and not known yet)."""
     async with api.describe_slots:
         try:
