@@ -9,7 +9,6 @@ steps: each option's value is typed and checked as its declaration in exporter.o
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from exporter.aws.session import default_region
 from exporter.options import (
     COERCE,
     DEMO_DEFAULTS,
@@ -36,7 +36,6 @@ __all__ = [
     "ConfigError",
     "Settings",
     "build",
-    "default_region",
     "from_env",
     "from_file",
     "parse_duration",
@@ -121,18 +120,6 @@ def from_file(path: str) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting(s): {', '.join(unknown)}")
     return out
-
-
-def default_region() -> str | None:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
-        return region
-    try:
-        import botocore.session
-
-        return botocore.session.get_session().get_config_variable("region")  # type: ignore[no-any-return]
-    except Exception:
-        return None
 
 
 def _truthy(value: Any) -> bool:

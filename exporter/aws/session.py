@@ -9,11 +9,13 @@ included) in `sagemaker_exporter_api_requests_total`.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import botocore.session
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import (
     AioAssumeRoleCredentialFetcher,
@@ -41,6 +43,18 @@ class AwsSettings:
     max_attempts: int = 4
     access_key_id: str | None = None  # explicit base credentials (the demo); else the chain
     secret_access_key: str | None = None
+
+
+def default_region() -> str | None:
+    """The AWS default region of the environment or ~/.aws/config, as botocore finds it."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        return region
+    try:
+        found = botocore.session.get_session().get_config_variable("region")
+    except Exception:  # an unreadable config file: no default region, not a crash
+        return None
+    return str(found) if found else None
 
 
 def new_data_loader() -> Any:
