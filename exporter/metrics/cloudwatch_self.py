@@ -7,7 +7,8 @@ marks the SageMaker target down).
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.exposition import generate_latest
+
+from exporter.metrics.text import registry_text
 
 #: Operations the CloudWatch source calls, for sagemaker_exporter_api_requests_total.
 OPERATIONS = ("GetMetricData", "DescribeInstanceTypes")
@@ -68,4 +69,4 @@ class CloudWatchMetrics:
         return out
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return registry_text(self.registry)

@@ -11,9 +11,9 @@ import asyncio
 import platform
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
-from prometheus_client.exposition import generate_latest
 
 from exporter import __version__
+from exporter.metrics.text import registry_text
 from exporter.model import TERMINAL_STATUSES
 
 OUTCOMES = ("ok", "throttled", "client_error", "server_error", "network_error")
@@ -252,7 +252,7 @@ class SelfMetrics:
         return out
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return registry_text(self.registry)
 
 
 def _asyncio_tasks() -> float:

@@ -107,8 +107,10 @@ def phase_durations(job: TrainingJob, now: float) -> dict[str, float]:
 
 
 def _phases(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
+    # Transition times are milliseconds apart; their float differences are not
+    # (121.63100004196167): milliseconds are all there is, and shorter to send.
     for phase, seconds in phase_durations(job, ctx.now).items():
-        yield ((("phase", phase),), seconds)
+        yield ((("phase", phase),), round(seconds, 3))
 
 
 def billable_instance_seconds(job: TrainingJob, ctx: RenderContext) -> float | None:

@@ -42,10 +42,11 @@ class Prices(Protocol):
 @dataclass(frozen=True, slots=True)
 class PriceTable:
     """On-demand USD per hour by (region, instance type); `as_of` is when they were valid
-    (the price file's date, or when the Price List API answered), as Unix time."""
+    (the price file's date, or when the Price List API answered), as Unix time; None for a
+    hand-written file that gives no date (its age cannot be told)."""
 
     source: str  # "file" or "api"
-    as_of: float
+    as_of: float | None
     hourly_usd: Mapping[tuple[str, str], float] = field(default_factory=dict)
 
     def hourly(self, region: str, instance_type: str) -> float | None:
@@ -84,15 +85,16 @@ def _as_of(value: Any) -> float | None:
 def parse_price_file(data: Any, name: str = "price file") -> PriceTable:
     """A loaded YAML document -> PriceTable, or PriceError naming every bad entry.
 
-    Format: `as_of: YYYY-MM-DD` (required: prices change, and the table's age is exported)
-    and every other key a region mapping instance types to USD per hour.
+    Format: `as_of: YYYY-MM-DD` (prices change: the table's age is exported when it is
+    given; a file without it is taken, with no age) and every other key a region mapping
+    instance types to USD per hour.
     """
     if not isinstance(data, Mapping):
         raise PriceError(f"{name}: expected a mapping of region -> instance type -> USD/hour")
     problems: list[str] = []
     as_of = _as_of(data.get("as_of"))
-    if as_of is None:
-        problems.append("as_of: missing or not a date (YYYY-MM-DD)")
+    if as_of is None and data.get("as_of") is not None:
+        problems.append("as_of: not a date (YYYY-MM-DD)")
     table: dict[tuple[str, str], float] = {}
     for region, types in data.items():
         if region == "as_of":
@@ -113,7 +115,7 @@ def parse_price_file(data: Any, name: str = "price file") -> PriceTable:
                 table[(region, itype)] = price
     if problems:
         raise PriceError(f"{name}: " + "; ".join(problems))
-    return PriceTable("file", as_of or 0.0, table)
+    return PriceTable("file", as_of, table)
 
 
 def load_price_file(path: str) -> PriceTable:

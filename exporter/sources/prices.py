@@ -51,7 +51,13 @@ class PriceBook:
 
     def _publish(self, table: PriceTable) -> None:
         self._missing.clear()
-        self._metrics.price_table_timestamp.labels(table.source).set(table.as_of)
+        if table.as_of is not None:
+            self._metrics.price_table_timestamp.labels(table.source).set(table.as_of)
+        else:
+            self._log.warning(
+                "price table has no as_of date: its prices are used, its age is not exported",
+                source=table.source,
+            )
         self._metrics.price_entries.labels(table.source).set(len(table.hourly_usd))
         self.on_change()
 

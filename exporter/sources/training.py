@@ -16,8 +16,7 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
 
 from exporter.cadence import Cadence
 from exporter.metrics.selfmetrics import SelfMetrics
@@ -219,7 +218,7 @@ class TargetSync(ListPoller[JobSummary, TrainingJob]):
         self.commit(staged, set(staged))
         self.rerender_running(now, skip=staged)
 
-    def rerender_running(self, now: float, skip: Mapping[str, Any] = {}) -> None:
+    def rerender_running(self, now: float, skip: Collection[str] = ()) -> None:
         """Running jobs' elapsed times count up to `now` with no API call."""
         ctx = self.render_context(now)
         for job in self.store.running(self.key):
