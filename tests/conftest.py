@@ -7,16 +7,15 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import Exporter
 from exporter.cli import load_settings
-
-from .motofleet import MotoSageMaker
+from tests.support.harness import Harness
+from tests.support.motofleet import MotoSageMaker
 
 # Dummy credentials for moto; never real ones, and no profile or IMDS lookups.
 for _k in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
@@ -29,8 +28,6 @@ os.environ.update(
     AWS_CONFIG_FILE="/nonexistent",
     AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
 )
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture(scope="module")
@@ -58,47 +55,6 @@ def promtool() -> str:
     return path
 
 
-def parse_exposition(text: str) -> Samples:
-    out: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def find(samples: Samples, name: str, **labels: str) -> dict[frozenset[tuple[str, str]], float]:
-    """Samples of `name` whose labels include `labels`."""
-    want = set(labels.items())
-    return {lbl: v for (n, lbl), v in samples.items() if n == name and want <= lbl}
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    hits = find(samples, name, **labels)
-    assert len(hits) <= 1, f"{name}{labels} matches {len(hits)} series"
-    return next(iter(hits.values()), None)
-
-
-class Harness:
-    def __init__(self, exporter: Exporter) -> None:
-        self.exporter = exporter
-
-    @property
-    def url(self) -> str:
-        assert self.exporter.server is not None
-        return f"http://127.0.0.1:{self.exporter.server.port}"
-
-    async def poll(self) -> list[Any]:
-        return await self.exporter.poll_all()
-
-    async def scrape_text(self) -> str:
-        async with aiohttp.ClientSession() as s, s.get(self.url + "/metrics") as r:
-            assert r.status == 200
-            return await r.text()
-
-    async def scrape(self) -> Samples:
-        return parse_exposition(await self.scrape_text())
-
-
 @pytest.fixture
 def exporter_for(sm: MotoSageMaker) -> Callable[..., Any]:
     """exporter_for(*flags) -> async context manager yielding a Harness with HTTP started."""
@@ -114,3 +70,45 @@ def exporter_for(sm: MotoSageMaker) -> Callable[..., Any]:
             yield Harness(exp)
 
     return make
+
+
+#: The folder a test lives in says what it needs; its marker is applied here, by path, so
+#: `-m unit` or `-m "not e2e"` selects by kind without a decorator in any module.
+KINDS = ("unit", "integration", "process", "artefacts", "e2e", "bench")
+#: Under pytest-xdist (scripts/test: -n 4 --dist loadgroup --no-loadscope-reorder) the order
+#: below is the order work is handed out, so the long tests start first and the short ones
+#: fill the gaps at the end. A module can start before its kind with `STARTS_FIRST = True`
+#: (the image builds, the benchmark commands: minutes each).
+ORDER = ("e2e", "bench", "process", "integration", "artefacts", "unit")
+_TESTS = Path(__file__).resolve().parent
+
+
+def _rank(item: pytest.Item) -> int:
+    kind = Path(item.path).resolve().relative_to(_TESTS).parts[0]
+    assert kind in KINDS, f"{item.nodeid}: a test lives in one of tests/{{{','.join(KINDS)}}}/"
+    item.add_marker(kind)
+    module = getattr(item, "module", None)
+    return -1 if getattr(module, "STARTS_FIRST", False) else ORDER.index(kind)
+
+
+def _shares_module_fixture(item: pytest.Item) -> bool:
+    """Does the test use a module-scoped fixture its own module defines (a monitoring stack,
+    a simulated fleet run, a PKI)? Then its module runs on one xdist worker, set up once."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    module_id = item.nodeid.split("::")[0]
+    return any(
+        d.scope == "module" and d.baseid == module_id
+        for defs in info.name2fixturedefs.values()
+        for d in defs
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    ranks = {item.nodeid: _rank(item) for item in items}
+    for item in items:
+        if _shares_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=lambda item: ranks[item.nodeid])  # stable: file order within a rank

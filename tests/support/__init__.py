@@ -1,0 +1,1 @@
+"""Helpers of the tests, never tests: servers, processes, stacks, strategies, lookups."""
