@@ -45,9 +45,11 @@ def _session_kwargs(env: DemoEnvironment, target: DemoTarget) -> dict[str, Any]:
     return kw
 
 
-def _summaries(sm: Any) -> list[dict[str, Any]]:
+def _summaries(sm: Any, page_size: int = 7) -> list[dict[str, Any]]:
     # Small pages exercise moto's paging (which can return empty pages with a NextToken).
-    pages = sm.get_paginator("list_training_jobs").paginate(PaginationConfig={"PageSize": 7})
+    pages = sm.get_paginator("list_training_jobs").paginate(
+        PaginationConfig={"PageSize": page_size}
+    )
     return [s for page in pages for s in page["TrainingJobSummaries"]]
 
 
@@ -533,11 +535,14 @@ def test_finished_jobs_are_pruned_so_the_fleet_stays_bounded(
     try:
         clients = [boto3.client("sagemaker", **_session_kwargs(env, t)) for t in env.targets]
 
+        # Whole pages (100, the API's maximum): moto's NextToken names the last job of a page,
+        # and a job pruned while a slow listing pages on makes that token invalid
+        # (ValidationException), which says nothing about pruning.
         def listed() -> dict[str, str]:
             return {
                 s["TrainingJobName"]: s["TrainingJobStatus"]
                 for sm in clients
-                for s in _summaries(sm)
+                for s in _summaries(sm, page_size=100)
             }
 
         first = listed()
@@ -545,7 +550,7 @@ def test_finished_jobs_are_pruned_so_the_fleet_stays_bounded(
         finished = {
             j["TrainingJobName"]
             for sm in clients
-            for s in _summaries(sm)
+            for s in _summaries(sm, page_size=100)
             if s["TrainingJobStatus"] in TERMINAL
             and (j := sm.describe_training_job(TrainingJobName=s["TrainingJobName"]))
             .get("WarmPoolStatus", {})
