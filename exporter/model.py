@@ -87,7 +87,8 @@ class TrainingJob:
     vpc: bool = False
     network_isolation: bool = False
     inter_container_encryption: bool = False
-    managed_spot: bool = False
+    #: None: not known yet (a state-change event carries no EnableManagedSpotTraining).
+    managed_spot: bool | None = False
     max_runtime_seconds: float | None = None
     max_wait_seconds: float | None = None
     max_pending_seconds: float | None = None

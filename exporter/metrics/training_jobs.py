@@ -56,8 +56,9 @@ def training_seconds(job: TrainingJob, ctx: RenderContext) -> float | None:
 
 def billable_seconds(job: TrainingJob, ctx: RenderContext) -> float | None:
     if job.is_active:
-        # A running spot job's billable time is unknown until it ends: no guess.
-        return None if job.managed_spot else _active_elapsed(job, ctx)
+        # A running spot job's billable time is unknown until it ends, and so is that of a
+        # job not known to be on-demand (seen only through an event so far): no guess.
+        return None if job.managed_spot is not False else _active_elapsed(job, ctx)
     return job.billable_time_seconds
 
 
@@ -70,7 +71,7 @@ def _info(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
             ("input_mode", job.input_mode),
             ("tuning_job", job.tuning_job_arn.rpartition("/")[2]),
             ("automl_job", job.automl_job_arn.rpartition("/")[2]),
-            ("managed_spot", _tf(job.managed_spot)),
+            ("managed_spot", "" if job.managed_spot is None else _tf(job.managed_spot)),
             ("training_plan", job.training_plan_arn.rpartition("/")[2]),
         ),
         1,

@@ -131,6 +131,10 @@ def parse_event(body: str | bytes, tag_labels: tuple[str, ...] = ()) -> JobEvent
     job = parse_training_job(describe_shape(detail), event_tags(detail, tag_labels))
     if job is None:
         return Rejected("malformed", "detail has no TrainingJobName")
+    if "EnableManagedSpotTraining" not in detail:
+        # Not "on-demand": unknown until a describe (or the stored record) says, so no
+        # billable time is guessed for a running job seen first through an event.
+        job = dataclasses.replace(job, managed_spot=None)
     if not job.status:
         return Rejected("malformed", "detail has no TrainingJobStatus")
     resources = envelope.get("resources")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -214,3 +215,36 @@ def test_merge_keeps_what_an_event_lacks() -> None:
     assert merged.final_metrics == described.final_metrics
     assert merged.rules == described.rules and merged.tags == (("team", "nlp"),)
     assert merge_event(None, event) is event
+
+
+def test_an_event_does_not_say_on_demand_so_a_running_job_gets_no_billable_guess() -> None:
+    # Real state-change events carry no EnableManagedSpotTraining: until a describe says
+    # otherwise, spot-ness is unknown, and a running job's billable time is not counted
+    # up as if it were on-demand.
+    from exporter.metrics.family import RenderContext
+    from exporter.metrics.training_jobs import render_job
+
+    detail = {
+        "TrainingJobName": "job-r",
+        "TrainingJobArn": ARN.replace("job-a", "job-r"),
+        "TrainingJobStatus": "InProgress",
+        "SecondaryStatus": "Training",
+        "TrainingStartTime": 1583832000000,
+        "LastModifiedTime": 1583832000000,
+        "ResourceConfig": {"InstanceType": "ml.p3.2xlarge", "InstanceCount": 2},
+    }
+    parsed = parse_event(body(detail))
+    assert isinstance(parsed, JobEvent)
+    assert parsed.job.managed_spot is None
+    ctx = RenderContext("eu-west-1", "210987654321", 1583832000.0 + 600)
+    text = b"".join(render_job(parsed.job, ctx)).decode()
+    assert "sagemaker_training_job_billable_seconds{" not in text
+    assert "sagemaker_training_job_billable_instance_seconds{" not in text
+    assert 'managed_spot=""' in text
+    assert "sagemaker_training_job_training_seconds{" in text  # elapsed is known
+    # once a describe said on-demand, the merged record counts billable time again
+    described = dataclasses.replace(parsed.job, managed_spot=False)
+    merged = merge_event(described, parsed.job)
+    assert merged.managed_spot is False
+    text = b"".join(render_job(merged, ctx)).decode()
+    assert "sagemaker_training_job_billable_seconds{" in text
