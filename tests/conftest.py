@@ -109,6 +109,10 @@ def _shares_module_fixture(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     ranks = {item.nodeid: _rank(item) for item in items}
     for item in items:
-        if _shares_module_fixture(item):
+        if item.get_closest_marker("bench"):
+            # Benchmarks time things: one at a time, on one worker (about as long as an image
+            # build, which runs beside them), so they compete with tests, not each other.
+            item.add_marker(pytest.mark.xdist_group("bench"))
+        elif _shares_module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     items.sort(key=lambda item: ranks[item.nodeid])  # stable: file order within a rank

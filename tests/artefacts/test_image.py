@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -47,12 +48,24 @@ def _buildah(*args: str) -> str:
 
 def test_build_image_refuses_to_run_without_root() -> None:
     # As uid 65534 (no sudo rights), the script must stop at once with a message saying why,
-    # not half-way through debootstrap.
+    # not half-way through debootstrap. uid 65534 may not enter the checkout (a clone in a
+    # `mktemp -d` directory is mode 700), so it runs a copy of the script from a directory
+    # it can read; the root check comes before anything the script reads from the checkout.
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o755)
+        script = Path(d) / "scripts" / "build-image"
+        script.parent.mkdir(mode=0o755)
+        shutil.copy2(BUILD_IMAGE, script)
+        script.chmod(0o755)
+        _refuses_without_root(script)
+
+
+def _refuses_without_root(script: Path) -> None:
     cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-           str(BUILD_IMAGE)]  # fmt: skip
+           str(script)]  # fmt: skip
     if os.geteuid() != 0:
         # Without sudo we already are such a user.
-        cmd = ["sudo", "-n", *cmd] if _passwordless_sudo() else [str(BUILD_IMAGE)]
+        cmd = ["sudo", "-n", *cmd] if _passwordless_sudo() else [str(script)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr
     assert "needs root" in proc.stderr

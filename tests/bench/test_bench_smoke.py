@@ -34,8 +34,8 @@ def test_every_scenario_is_smoke_tested() -> None:
     assert set(SCENARIOS) == set(EXPECTED)
 
 
-# One command per scenario (--only), so the scenarios run side by side under pytest-xdist; the
-# command, its flags and its output are the ones a full run uses.
+# One command per scenario (--only): a failure names its scenario; the command, its flags and
+# its output are the ones a full run uses.
 @pytest.mark.parametrize("only", sorted(EXPECTED))
 def test_small_benchmark_prints_a_row_per_scenario(only: str, tmp_path: Path) -> None:
     scenario, n = EXPECTED[only]
