@@ -20,8 +20,12 @@ from exporter.aws.services import pricing_clients
 from exporter.aws.session import AwsSettings, new_data_loader
 from exporter.aws.sqs import SqsQueue
 from exporter.cadence import Cadence, until
-from exporter.config import Settings
+from exporter.config import Settings, family_filter
+from exporter.metrics.family import select
 from exporter.metrics.selfmetrics import SelfMetrics
+from exporter.metrics.training_jobs import TRAINING_JOBS
+from exporter.metrics.tuning_jobs import TUNING_JOBS
+from exporter.metrics.utilization import HOSTS
 from exporter.model import Target
 from exporter.sources.events import EventSettings, EventSource
 from exporter.sources.listing import CycleResult, PollSettings
@@ -90,7 +94,10 @@ class Exporter:
         self.plan = plan(settings, demo)
         self.demo = demo
         self.metrics = SelfMetrics()
-        self.store, self.tuning_store = training_store(), tuning_store()
+        keep = family_filter(settings)  # --metric-allowlist / --metric-denylist
+        self.store = training_store(table=select(TRAINING_JOBS, keep))
+        self.tuning_store = tuning_store(table=select(TUNING_JOBS, keep))
+        self._hosts = select(HOSTS, keep)
         # One /metrics body, in this order, for HTTP and --once alike; --cloudwatch adds to it.
         self.body = Body([self.store, self.tuning_store, Generated(self.metrics.exposition)])
         # One poll interval for every training-job target: event mode changes it.
@@ -234,6 +241,7 @@ class Exporter:
             settings,
             s.cloudwatch_budget,
             self._loader,
+            self._hosts,
         )
         self.body.sections += sections
 

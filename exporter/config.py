@@ -10,7 +10,7 @@ steps: each option's value is typed and checked as its declaration in exporter.o
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ __all__ = [
     "ConfigError",
     "Settings",
     "build",
+    "family_filter",
     "from_env",
     "from_file",
     "parse_duration",
@@ -88,6 +89,8 @@ class Settings:
     price_list_api: bool
     price_refresh_interval: float
     tuning_jobs: bool
+    metric_allowlist: tuple[re.Pattern[str], ...]
+    metric_denylist: tuple[re.Pattern[str], ...]
     #: Not an option: the table read from price_file, loaded while checking it so that a bad
     #: file fails at start and the file is read once.
     price_table: PriceTable | None
@@ -177,6 +180,8 @@ def _resolve(
     # A --role-arn that did not parse is reported already, so it does not count as missing.
     if not values.get("base-account", True) and "role-arn" in values and not values["role-arn"]:
         problems.append("--no-base-account needs at least one --role-arn")
+    if values.get("metric-allowlist") and values.get("metric-denylist"):
+        problems.append("--metric-allowlist and --metric-denylist: give one or the other")
     out["endpoint-url"] = values.get("endpoint-url") or environ.get("AWS_ENDPOINT_URL") or None
     out["log-format"] = values.get("log-format") or ("console" if isatty else "json")
     return out, problems
@@ -208,3 +213,13 @@ def build(raw: Mapping[str, Any], environ: Mapping[str, str], isatty: bool) -> S
         raise ConfigError("; ".join(problems))
     values.update(resolved)
     return Settings(**{o.field: values[o.name] for o in OPTIONS}, price_table=price_table)
+
+
+def family_filter(settings: Settings) -> Callable[[str], bool]:
+    """Whether a job, tuning-job or host family is served: --metric-allowlist keeps only
+    what it matches, --metric-denylist drops what it matches (each regex matches a whole
+    family name)."""
+    allow, deny = settings.metric_allowlist, settings.metric_denylist
+    if allow:
+        return lambda name: any(p.fullmatch(name) for p in allow)
+    return lambda name: not any(p.fullmatch(name) for p in deny)

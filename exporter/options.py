@@ -8,13 +8,16 @@ satisfy) beside its help; exporter.config runs them and builds Settings.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exporter.metrics.training_jobs import tag_label_name
+from exporter.metrics.training_jobs import TRAINING_JOBS, tag_label_name
+from exporter.metrics.tuning_jobs import TUNING_JOBS
+from exporter.metrics.utilization import HOSTS
 
 ENV_PREFIX = "SAGEMAKER_EXPORTER_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -145,6 +148,24 @@ def _regex(text: str) -> re.Pattern[str]:
         return re.compile(text)
     except re.error as exc:
         raise ValueError(f"bad regex {text!r}: {exc}") from exc
+
+
+#: What --metric-allowlist/--metric-denylist choose from: every family of the object tables.
+FAMILY_NAMES: tuple[str, ...] = TRAINING_JOBS.names + TUNING_JOBS.names + HOSTS.names
+
+
+def _family_patterns(patterns: tuple[re.Pattern[str], ...]) -> Iterator[str]:
+    # A pattern that selects nothing is a typo or a family that does not exist: said at
+    # start, with what it could have meant, rather than silently serving everything.
+    for p in patterns:
+        if any(p.fullmatch(name) for name in FAMILY_NAMES):
+            continue
+        if p.pattern.startswith("sagemaker_exporter_"):
+            yield f"{p.pattern!r}: the sagemaker_exporter_* self-metrics cannot be filtered"
+            continue
+        close = difflib.get_close_matches(p.pattern, FAMILY_NAMES, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        yield f"{p.pattern!r} matches no family{hint}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +396,25 @@ OPTIONS: tuple[Option, ...] = (
         "bool",
         True,
         "Also export hyperparameter tuning jobs (--no-tuning-jobs to skip their API calls).",
+    ),
+    Option(
+        "metric-allowlist",
+        "list",
+        [],
+        "Serve only the job, tuning-job and host families whose name this regex matches "
+        "whole (repeatable; not with --metric-denylist). The sagemaker_exporter_* self-metrics "
+        "are always served: the shipped alerts read them.",
+        item=_regex,
+        check=_family_patterns,
+    ),
+    Option(
+        "metric-denylist",
+        "list",
+        [],
+        "Serve none of the job, tuning-job and host families whose name this regex matches "
+        "whole (repeatable; not with --metric-allowlist).",
+        item=_regex,
+        check=_family_patterns,
     ),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}

@@ -10,6 +10,7 @@ yields no sample, never a fake zero.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -90,3 +91,8 @@ class Prefixed(Generic[Obj]):
         """A label-less family that is one field of the object, as it is (None: no sample)."""
         get = attrgetter(attr)
         return Family(self.prefix + name, "gauge", help, (), lambda o, c: one(get(o)))
+
+
+def select(table: Table[Obj], keep: Callable[[str], bool]) -> Table[Obj]:
+    """The table with only the families `keep` says are served (--metric-allowlist/-denylist)."""
+    return dataclasses.replace(table, families=tuple(f for f in table.families if keep(f.name)))

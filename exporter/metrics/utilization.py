@@ -233,10 +233,12 @@ HOSTS: Table[HostSamples] = Table(
 )
 
 
-def render_hosts(samples: Iterable[HostSample], ctx: RenderContext) -> tuple[bytes, ...]:
-    """One text chunk per family of HOSTS (no headers), hosts in (job, host) order."""
+def render_hosts(
+    samples: Iterable[HostSample], ctx: RenderContext, table: Table[HostSamples] = HOSTS
+) -> tuple[bytes, ...]:
+    """One text chunk per family of the table (no headers), hosts in (job, host) order."""
     by_host: dict[Host, list[HostSample]] = {}
     for s in sorted(samples, key=lambda s: (s.host.job, s.host.host, s.resource)):
         by_host.setdefault(s.host, []).append(s)
-    chunks = [render(HOSTS, HostSamples(h, tuple(ss)), ctx) for h, ss in by_host.items()]
-    return tuple(b"".join(c[i] for c in chunks) for i in range(len(HOSTS.families)))
+    chunks = [render(table, HostSamples(h, tuple(ss)), ctx) for h, ss in by_host.items()]
+    return tuple(b"".join(c[i] for c in chunks) for i in range(len(table.families)))

@@ -31,7 +31,7 @@ from exporter.aws.services import ServiceClients
 from exporter.aws.session import AwsSettings
 from exporter.cadence import Cadence, every, until
 from exporter.metrics.cloudwatch_self import OPERATIONS, CloudWatchMetrics
-from exporter.metrics.family import RenderContext
+from exporter.metrics.family import RenderContext, Table
 from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.metrics.utilization import (
     HOSTS,
@@ -39,6 +39,7 @@ from exporter.metrics.utilization import (
     Devices,
     Host,
     HostSample,
+    HostSamples,
     Query,
     ec2_type,
     job_hosts,
@@ -270,7 +271,7 @@ class CloudWatchSource:
         self._samples = {k: s for k, s in self._samples.items() if k[0].job in keep}
         self._fetched = {h: t for h, t in self._fetched.items() if h.job in keep}
         ctx = RenderContext(self.region, account, now)
-        self.out.replace(self.key, render_hosts(self._samples.values(), ctx))
+        self.out.replace(self.key, render_hosts(self._samples.values(), ctx, self.out.table))
         self._finish(result, account, len({q.host for q in chosen}))
         return result
 
@@ -355,11 +356,12 @@ async def start(
     settings: CloudWatchSettings,
     budget_per_hour: int,
     loader: Any,
+    hosts: Table[HostSamples] = HOSTS,
 ) -> tuple[list[tuple[CloudWatchSource, Any]], list[Section]]:
     """One source per (target, its training-job poller), sharing one budget, one device
     catalog, one snapshot store and one set of self-metrics: (the sources with their
     pollers, the body sections they add)."""
-    out, metrics = SnapshotStore(HOSTS), CloudWatchMetrics()
+    out, metrics = SnapshotStore(hosts), CloudWatchMetrics()
     budget, catalog = MetricBudget(budget_per_hour), DeviceCatalog()
     sources = []
     for target, poller in targets:

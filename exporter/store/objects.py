@@ -383,9 +383,13 @@ def _interleave(headers: tuple[bytes, ...], bodies: list[tuple[bytes, ...]]) -> 
     return parts
 
 
-def training_store(clock: Callable[[], float] = time.monotonic) -> ObjectStore[TrainingJob]:
-    return ObjectStore(TRAINING_JOBS, PACKED, clock)
+def training_store(
+    clock: Callable[[], float] = time.monotonic, table: Table[TrainingJob] = TRAINING_JOBS
+) -> ObjectStore[TrainingJob]:
+    return ObjectStore(table, PACKED, clock)
 
 
-def tuning_store(clock: Callable[[], float] = time.monotonic) -> ObjectStore[TuningJob]:
-    return ObjectStore(TUNING_JOBS, AS_IS, clock)
+def tuning_store(
+    clock: Callable[[], float] = time.monotonic, table: Table[TuningJob] = TUNING_JOBS
+) -> ObjectStore[TuningJob]:
+    return ObjectStore(table, AS_IS, clock)

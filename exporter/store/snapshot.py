@@ -16,6 +16,7 @@ from exporter.metrics.text import headers
 
 class SnapshotStore:
     def __init__(self, table: Table[Any]) -> None:
+        self.table = table
         self._headers = headers(table)
         self._chunks: dict[str, tuple[bytes, ...]] = {}
         self._gzip: bytes | None = None
