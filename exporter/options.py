@@ -294,9 +294,9 @@ OPTIONS: tuple[Option, ...] = (
         "tag-labels",
         "list",
         [],
-        "Tag keys exported as tag_<key> labels on "
-        "sagemaker_training_job_tags (comma-separated or repeated); costs one ListTags call "
-        "per job.",
+        "Tag keys exported as tag_<key> labels on sagemaker_training_job_tags and on the "
+        "status, billable_seconds, estimated_cost_dollars and failure_info families "
+        "(comma-separated or repeated); costs one ListTags call per job.",
         check=_distinct_labels,
     ),
     Option(

@@ -8,6 +8,7 @@ optional field yields no sample, never a fake zero.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 
@@ -179,11 +180,32 @@ def _security(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
     )
 
 
-def _tags(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
-    if not ctx.tag_labels:
-        return
+def _tag_pairs(job: TrainingJob, ctx: RenderContext) -> tuple[tuple[str, str], ...]:
     values = dict(job.tags)
-    yield (tuple((tag_label_name(k), values.get(k, "")) for k in ctx.tag_labels), 1)
+    return tuple((tag_label_name(k), values.get(k, "")) for k in ctx.tag_labels)
+
+
+def _by_tags(family: Family[TrainingJob]) -> Family[TrainingJob]:
+    """The family with the --tag-labels keys as labels too: cost, billable time, status and
+    failures by team are then one `sum by (tag_team)`, no join against _tags. A tag key adds
+    no series, only its label to each of these samples (the alerts aggregate it away, so a
+    tag that arrives after the job does not page again)."""
+    inner = family.samples
+
+    def samples(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
+        if not ctx.tag_labels:
+            yield from inner(job, ctx)
+            return
+        tags = _tag_pairs(job, ctx)
+        for labels, value in inner(job, ctx):
+            yield (labels + tags, value)
+
+    return dataclasses.replace(family, labels=(*family.labels, "tag_<key>"), samples=samples)
+
+
+def _tags(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
+    if ctx.tag_labels:
+        yield (_tag_pairs(job, ctx), 1)
 
 
 def _interruptions(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
@@ -214,7 +236,7 @@ FAMILIES: tuple[Family[TrainingJob], ...] = (
     gauge("info", "Training job configuration; value is always 1.", _info,
           "instance_type", "training_image", "algorithm_name", "input_mode", "tuning_job",
           "automl_job", "managed_spot", "training_plan"),
-    gauge("status", "TrainingJobStatus as a one-hot state set.", _status, "status"),
+    _by_tags(gauge("status", "TrainingJobStatus as a one-hot state set.", _status, "status")),
     gauge("secondary_status", "Current SecondaryStatus; value is always 1.", _secondary,
           "secondary_status"),
     gauge("phase_duration_seconds",
@@ -230,9 +252,9 @@ FAMILIES: tuple[Family[TrainingJob], ...] = (
     scalar("training_seconds",
            "TrainingTimeInSeconds once finished; elapsed since TrainingStartTime while running.",
            training_seconds),
-    scalar("billable_seconds",
+    _by_tags(scalar("billable_seconds",
            "BillableTimeInSeconds once finished; elapsed while an on-demand job runs.",
-           billable_seconds),
+           billable_seconds)),
     scalar("billable_instance_seconds",
            "Billable seconds times the total instance count: the instance-time AWS bills.",
            billable_instance_seconds),
@@ -251,9 +273,9 @@ FAMILIES: tuple[Family[TrainingJob], ...] = (
     gauge("final_metric_timestamp_seconds",
           "Timestamp of each metric in FinalMetricDataList as Unix time.", _final_metric_ts,
           "metric"),
-    gauge("failure_info",
+    _by_tags(gauge("failure_info",
           "Why a failed job failed: category (prefix of FailureReason) and reason; value 1.",
-          _failure, "category", "reason"),
+          _failure, "category", "reason")),
     gauge("rule_evaluation_status",
           "Debugger and profiler rule evaluation status; value is always 1.", _rules,
           "rule", "rule_type", "status"),
@@ -267,10 +289,10 @@ FAMILIES: tuple[Family[TrainingJob], ...] = (
     gauge("interruptions", "Spot interruptions seen in SecondaryStatusTransitions.",
           _interruptions),
     # Cost, progress and the fields read since issue 12.
-    scalar("estimated_cost_dollars",
+    _by_tags(scalar("estimated_cost_dollars",
            "On-demand USD of the billed instance-seconds (each group at its type's price, warm "
            "pool included); absent without a price for every type.",
-           lambda j, c: estimated_cost(j, billable_seconds(j, c), c.prices, c.region)),
+           lambda j, c: estimated_cost(j, billable_seconds(j, c), c.prices, c.region))),
     scalar("hourly_cost_dollars",
            "On-demand USD per hour of the job's instances (its billing rate while it runs; an "
            "upper bound for spot).",
