@@ -1,8 +1,8 @@
 """The CloudWatch source: per-host utilisation of running training jobs (--cloudwatch).
 
 One source per (account, region), with its own cadence and its own failure: it reads the
-jobs the SageMaker poller keeps in the JobStore, asks CloudWatch for their hosts' newest
-datapoints, and serves them joined with the job's identity labels. A CloudWatch failure is
+jobs the SageMaker poller keeps in the training-job store, asks CloudWatch for their hosts'
+newest datapoints, and serves them joined with the job's identity labels. A CloudWatch failure is
 counted and logged, the last good samples stay served, and the SageMaker target stays up.
 
 Cost: CloudWatch bills GetMetricData per metric requested, not per datapoint. So each
