@@ -1,6 +1,6 @@
 """Generated reference docs: the metric and flag tables in README.md come from here.
 
-`python -m exporter.docs` prints both; tests/test_docs.py fails when README.md drifts.
+`python -m exporter.docs` prints both; tests/artefacts/test_docs.py fails when README.md drifts.
 """
 
 from __future__ import annotations

@@ -18,13 +18,13 @@ the way TCP CUBIC (and botocore's adaptive mode) move a window:
   throttles stay rare. Unlike botocore's cubic (C in calls/s^3), this one is relative to
   W_max and at least RECOVER_CALLS long, so a quota of 2 calls/s sees a throttle every
   ~25 s, not every second (botocore's constants throttled 17% of calls at 2/s in
-  tests/test_ratelimit.py's simulation);
+  tests/unit/test_ratelimit.py's simulation);
 - after 2 K seconds without a throttle the quota has grown (or the throttles were
   someone else's burst): slow start again;
 - never more than twice the rate actually measured, so a quiet steady state does not
   inflate it, and never under FLOOR.
 
-Pure logic with an injectable clock; the sleeping lives in `acquire`. tests/test_ratelimit.py
+Pure logic with an injectable clock; the sleeping lives in `acquire`. tests/unit/test_ratelimit.py
 and bench (cold sync at three quotas) measure convergence and the throttled fraction.
 """
 

@@ -32,7 +32,7 @@ from exporter.metrics.selfmetrics import SelfMetrics
 from exporter.model import TrainingJob
 from exporter.parse.event import JobEvent, Rejected, merge_event, parse_event
 
-#: Long polls per queue. Measured on a burst of 1,000 events (tests/test_events_burst.py,
+#: Long polls per queue. Measured on a burst of 1,000 events (tests/integration/test_events_moto.py,
 #: docs/benchmarks.md): 1 receiver drains it in ~3.4 s, 4 in ~1.4 s, 8 no faster on 2 cores.
 RECEIVERS = 4
 RETRY_FIRST, RETRY_MAX = 1.0, 10.0  # backoff of the probe of a failed queue, seconds
