@@ -229,6 +229,23 @@ def extract(step: str, result: dict[str, Any]) -> dict[Measure, float | None]:
                         gated=False,
                     )
                 ] = _value(r, lambda x: x["notes"]["first_running_job_s"])
+                # Describes go on after the backfill (running jobs, for what Search lacks):
+                # how many are done by /readyz is a race; List and Search calls are not
+                out[
+                    Measure(
+                        f"cold_ls_{quota}",
+                        f"cold sync, Describe {quota}: List + Search calls (of the API calls)",
+                        "calls",
+                        gated=False,
+                    )
+                ] = _value(
+                    r,
+                    lambda x: sum(
+                        sum(v.values())
+                        for op, v in x["notes"]["by_operation"].items()
+                        if op in ("ListTrainingJobs", "Search")
+                    ),
+                )
     elif step == "steady":
         r = _row(rows, "2 steady state", "API calls per cycle")
         head = r["measure"].split(" running", 1)[0] if r else "?"

@@ -66,7 +66,14 @@ def test_extract_and_combine() -> None:
                 "scenario": "1 cold sync",
                 "measure": "5000 jobs (1000 running), Describe quota 20/s: seconds to /readyz",
                 "exporter": 61.0,
-                "notes": {"first_running_job_s": 0.5},
+                "notes": {
+                    "first_running_job_s": 0.5,
+                    "by_operation": {
+                        "Search": {"ok": 50, "throttled": 4},
+                        "ListTrainingJobs": {"ok": 61, "throttled": 3},
+                        "DescribeTrainingJob": {"ok": 935, "throttled": 6},
+                    },
+                },
             },
             {
                 "scenario": "1 cold sync",
@@ -88,7 +95,7 @@ def test_extract_and_combine() -> None:
         ]
     }
     cold = extract("cold", run)
-    assert set(cold.values()) == {0.5, 61.0, 1060.0}
+    assert set(cold.values()) == {0.5, 61.0, 1060.0, 118.0}
     scrape = extract("scrape", run)
     assert {m.key: v for m, v in scrape.items()} == {
         "scrape_gzip_10000": 7.3,
@@ -99,8 +106,13 @@ def test_extract_and_combine() -> None:
     )
     assert set(targets.values()) == {24.0, 4096.0}
     lines = combine({"before": [cold, {}], "after": [cold]})
-    assert [(ln.before, ln.after) for ln in lines] == [(61.0, 61.0), (1060.0, 1060.0), (0.5, 0.5)]
-    assert not lines[2].measure.gated
+    assert [(ln.before, ln.after) for ln in lines] == [
+        (61.0, 61.0),
+        (1060.0, 1060.0),
+        (0.5, 0.5),
+        (118.0, 118.0),
+    ]
+    assert [ln.measure.gated for ln in lines] == [True, True, False, False]
 
 
 def test_replace_section() -> None:
