@@ -17,17 +17,9 @@ from typing import Any
 import yaml
 
 from exporter.aws.session import default_region
-from exporter.options import (
-    COERCE,
-    DEMO_DEFAULTS,
-    OPTIONS,
-    OPTIONS_BY_NAME,
-    Option,
-    as_bool,
-    parse_duration,
-    parse_listen_address,
-)
+from exporter.options import DEMO_DEFAULTS, OPTIONS, OPTIONS_BY_NAME, Option
 from exporter.parse.prices import PriceError, PriceTable, load_price_file
+from exporter.parse.values import COERCE, as_bool, parse_duration, parse_listen_address
 
 # OPTIONS and parse_duration are part of this module's interface (tests and callers import
 # them from here), though they are declared in exporter.options.
