@@ -33,6 +33,7 @@ from exporter.sources.listing import CycleResult
 from exporter.sources.training_api import (
     SageMakerAPI,
     SyncSettings,
+    ended,
     fetch_job,
     iso,
     list_pages,
@@ -94,10 +95,8 @@ class Backfill:
         return matches(s, job) or (s.status in ACTIVE_STATUSES and job.is_active)
 
     def _retained(self, job: TrainingJob | JobSummary, now: float) -> bool:
-        if job.status in ACTIVE_STATUSES:
-            return True
-        ended = job.training_end or job.last_modified or job.created
-        return ended is None or ended >= now - self.settings.retention
+        at = ended(job)
+        return at is None or at >= now - self.settings.retention
 
     def _enqueue(self, priority: int, name: str, again: bool = False) -> None:
         if again or name not in self.queued:

@@ -20,21 +20,21 @@ from collections.abc import Callable, Collection, Mapping
 
 from exporter.cadence import Cadence
 from exporter.metrics.selfmetrics import SelfMetrics
-from exporter.model import ACTIVE_STATUSES, JobSummary, TrainingJob
+from exporter.model import JobSummary, TrainingJob
 from exporter.parse.api import parse_summary
 from exporter.parse.prices import Prices
 from exporter.sources.backfill import Backfill
 from exporter.sources.listing import CycleResult, Fetched, Kind, ListPoller
-from exporter.sources.training_api import SageMakerAPI, SyncSettings, fetch_job, matches
+from exporter.sources.training_api import (
+    SageMakerAPI,
+    SyncSettings,
+    ended,
+    fetch_job,
+    matches,
+)
 from exporter.store.objects import ObjectStore
 
 __all__ = ["TRAINING", "CycleResult", "SageMakerAPI", "SyncSettings", "TargetSync"]
-
-
-def _ended(s: JobSummary) -> float | None:
-    if s.status in ACTIVE_STATUSES:
-        return None
-    return s.training_end or s.last_modified or s.created
 
 
 TRAINING: Kind[JobSummary, TrainingJob] = Kind(
@@ -43,7 +43,7 @@ TRAINING: Kind[JobSummary, TrainingJob] = Kind(
     list_call=lambda api: api.list_training_jobs,
     parse_summary=parse_summary,
     name_of=lambda s: s.name,
-    ended=_ended,
+    ended=ended,
     unchanged=matches,
 )
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from exporter.aws.errors import ApiError, JobNotFound, malformed
 from exporter.aws.paging import pages
-from exporter.model import JobSummary, TrainingJob
+from exporter.model import ACTIVE_STATUSES, JobSummary, TrainingJob
 from exporter.parse.api import parse_summary, parse_tags, parse_training_job
 from exporter.sources.listing import Api, CycleResult, Fetched, PollSettings
 
@@ -119,6 +119,14 @@ async def fetch_job(
             result.fail(err)
             return Fetched(job, tags_ok=False)
         return Fetched(parse_training_job(raw, tags) or job)
+
+
+def ended(job: JobSummary | TrainingJob) -> float | None:
+    """When a job ended, for the retention: None while it runs (always kept); a finished job
+    without TrainingEndTime ended when it last changed, or when it was created."""
+    if job.status in ACTIVE_STATUSES:
+        return None
+    return job.training_end or job.last_modified or job.created
 
 
 def matches(summary: JobSummary, job: TrainingJob) -> bool:
