@@ -347,11 +347,11 @@ class ObjectStore(Generic[Obj]):
     def plain_parts(self) -> list[bytes]:
         """The plain-text body as parts to join or write in order (one snapshot)."""
         self._plain_at = self._clock()
-        return _interleave(self._headers, [seg.plain_text() for seg in self._segments])
+        return interleave(self._headers, [seg.plain_text() for seg in self._segments])
 
     def gzip_parts(self) -> list[bytes]:
         """The gzip body as gzip members to join or write in order (one snapshot)."""
-        return _interleave(self._gz_headers, [seg.compressed() for seg in self._segments])
+        return interleave(self._gz_headers, [seg.compressed() for seg in self._segments])
 
     def exposition(self) -> bytes:
         return b"".join(self.plain_parts())
@@ -375,7 +375,9 @@ class ObjectStore(Generic[Obj]):
                 seg.plain = None
 
 
-def _interleave(headers: tuple[bytes, ...], bodies: list[tuple[bytes, ...]]) -> list[bytes]:
+def interleave(headers: tuple[bytes, ...], bodies: list[tuple[bytes, ...]]) -> list[bytes]:
+    """Each family's header, then that family's chunk of every body: the text format
+    wants a family's samples together."""
     parts: list[bytes] = []
     for i, header in enumerate(headers):
         parts.append(header)

@@ -12,6 +12,7 @@ from typing import Any
 
 from exporter.metrics.family import Table
 from exporter.metrics.text import headers
+from exporter.store.objects import interleave
 
 
 class SnapshotStore:
@@ -26,11 +27,7 @@ class SnapshotStore:
         self._gzip = None
 
     def exposition(self) -> bytes:
-        parts: list[bytes] = []
-        for i, header in enumerate(self._headers):
-            parts.append(header)
-            parts.extend(c[i] for c in self._chunks.values())
-        return b"".join(parts)
+        return b"".join(interleave(self._headers, list(self._chunks.values())))
 
     def exposition_gzip(self) -> bytes:
         if self._gzip is None:
