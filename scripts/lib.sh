@@ -38,3 +38,20 @@ ensure_debian_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# ensure_node_packages: the Node packages of tests/support/package.json, at the versions its
+# package-lock.json pins, in .cache/node (npm ci); reinstalls only when the lock file changed.
+ensure_node_packages() {
+  local dir=.cache/node stamp=.cache/node/.installed
+  if [ ! -f "$stamp" ] || [ tests/support/package-lock.json -nt "$stamp" ]; then
+    if ! command -v npm >/dev/null; then
+      echo "error: npm is needed to install tests/support/package.json (apt-get install npm)" >&2
+      return 1
+    fi
+    echo "== installing node packages (tests/support/package.json) into $dir"
+    mkdir -p "$dir"
+    cp tests/support/package.json tests/support/package-lock.json "$dir"/
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+    touch "$stamp"
+  fi
+}

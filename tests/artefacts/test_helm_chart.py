@@ -8,9 +8,10 @@ with sprig, include/tpl/required/fail and .Files. Offline: no cluster, no networ
 
 Each values set is rendered once per process (a cache). Every object is then checked by what would
 consume it: the Kubernetes OpenAPI schemas (kubernetes-validate, strict), the real
-prometheus-operator CRD schemas for the ServiceMonitor and PrometheusRule (tests/data/crds/,
-unknown fields refused as `kubectl apply --validate=strict` would), the exporter's own flag,
-config-file and web-config parsers, `helm lint --strict`; and against what it must agree with:
+prometheus-operator validators for the ServiceMonitor and PrometheusRule (tests/support/crds.py:
+an npm package's, generated from prometheus-operator's API types; unknown fields refused as
+`kubectl apply --validate=strict` would), the exporter's own flag, config-file and web-config
+parsers, `helm lint --strict`; and against what it must agree with:
 deploy/kubernetes/ (the same pod, probes, ports and security context) and alerts/*.rules.yml
 (the chart's copy of the rule groups).
 """
@@ -30,6 +31,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.support import crds
+
 try:
     import helm_python as helm
 except ImportError as exc:  # fail, never skip: the engine is part of the test extra
@@ -40,7 +43,6 @@ except ImportError as exc:  # fail, never skip: the engine is part of the test e
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "sagemaker-training-exporter"
 K8S = ROOT / "deploy" / "kubernetes"
-CRDS = ROOT / "tests" / "data" / "crds"
 KUBERNETES_VERSION = "1.30.0"  # as tests/artefacts/test_deploy.py
 RELEASE, NAMESPACE = "sagemaker-training-exporter", "monitoring"
 CUSTOM_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})
@@ -192,53 +194,58 @@ def test_every_object_matches_the_kubernetes_schema(name: str) -> None:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
 
-def _strict(node: Any) -> Any:
-    """The CRD's schema with unknown fields refused where the API server would prune them."""
-    if isinstance(node, dict):
-        out = {k: _strict(v) for k, v in node.items()}
-        if (
-            "properties" in out
-            and "additionalProperties" not in out
-            and not out.get("x-kubernetes-preserve-unknown-fields")
-        ):
-            out["additionalProperties"] = False
-        return out
-    if isinstance(node, list):
-        return [_strict(v) for v in node]
-    return node
+#: Each custom resource as rendered, and two edits of it the validators must refuse (so they are
+#: not vacuous): a misspelt field (an unknown field: the strict check) and a malformed duration
+#: (the schema's own pattern).
+CRD_EDITS: dict[str, dict[str, tuple[str, str, Any]]] = {
+    "ServiceMonitor": {
+        "misspelt": ("/spec/endpoints/0", "scrapeTimout", "10s"),
+        "invalid": ("/spec/endpoints/0", "interval", "30 seconds"),
+    },
+    "PrometheusRule": {
+        "misspelt": ("/spec/groups/0/rules/0", "keepFiringFor", "10m"),
+        "invalid": ("/spec/groups/0/rules/0", "for", "10 minutes"),
+    },
+}
+CRD_VALUES = ("kustomize", "all-toggles", "statefulset")
 
 
-def _crd_schema(kind: str) -> Obj:
-    path = CRDS / f"monitoring.coreos.com_{kind.lower()}s.yaml"
-    assert path.exists(), (
-        f"{path.relative_to(ROOT)} is missing: the prometheus-operator CRD "
-        "(example/prometheus-operator-crd/ of prometheus-operator v0.93.0) is the test's data"
-    )
-    crd = _yaml(path)
-    assert crd["spec"]["names"]["kind"] == kind
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    schema: Obj = _strict(version["schema"]["openAPIV3Schema"])
-    return schema
+def _edited(obj: Obj, where: str, field: str, value: Any) -> Obj:
+    out = copy.deepcopy(obj)
+    node: Any = out
+    for part in where.strip("/").split("/"):
+        node = node[int(part) if isinstance(node, list) else part]
+    node[field] = value
+    return out
 
 
 @functools.cache
-def _crd_validator(kind: str) -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(_crd_schema(kind))
+def _crd_problems() -> dict[tuple[str, str, str], list[str]]:
+    """(values set, kind, "rendered" or an edit) -> what prometheus-operator's validators say.
+
+    All in one node process (per xdist worker): its start-up is most of the cost."""
+    cases: dict[tuple[str, str, str], Obj] = {}
+    for name in CRD_VALUES:
+        for kind, edits in CRD_EDITS.items():
+            obj = rendered(name).one(kind)
+            cases[name, kind, "rendered"] = obj
+            for edit, (where, field, value) in edits.items():
+                cases[name, kind, edit] = _edited(obj, where, field, value)
+    return dict(zip(cases, crds.problems(list(cases.values())), strict=True))
 
 
-@pytest.mark.parametrize("name", ["kustomize", "all-toggles", "statefulset"])
+@pytest.mark.parametrize("name", CRD_VALUES)
 @pytest.mark.parametrize("kind", sorted(CUSTOM_KINDS))
 def test_custom_resources_match_the_prometheus_operator_crds(name: str, kind: str) -> None:
-    obj = rendered(name).one(kind)
-    assert obj["apiVersion"] == "monitoring.coreos.com/v1"
-    _crd_validator(kind).validate(obj)
-    bad = copy.deepcopy(obj)  # the schema is not vacuous: a misspelt field is refused
-    if kind == "ServiceMonitor":
-        bad["spec"]["endpoints"][0]["scrapeTimout"] = "10s"
-    else:
-        bad["spec"]["groups"][0]["rules"][0]["keepFiringFor"] = "10m"
-    with pytest.raises(jsonschema.ValidationError):
-        _crd_validator(kind).validate(bad)
+    assert rendered(name).one(kind)["apiVersion"] == "monitoring.coreos.com/v1"
+    said = _crd_problems()
+    # strict: unknown fields are refused too, as `kubectl apply --validate=strict` would
+    assert said[name, kind, "rendered"] == []
+    where, field, _ = CRD_EDITS[kind]["misspelt"]
+    assert said[name, kind, "misspelt"] == [f"{where}/{field} is not a field of the schema"]
+    where, field, _ = CRD_EDITS[kind]["invalid"]
+    (problem,) = said[name, kind, "invalid"]
+    assert problem.startswith(f"{where}/{field} must match pattern"), problem
 
 
 # ---------------------------------------------------------------- same as deploy/kubernetes
