@@ -33,6 +33,13 @@ class RenderContext:
     now: float
     tag_labels: tuple[str, ...] = ()
     prices: Prices | None = None  # None: no --price-file nor --price-list-api, no cost
+    #: --finished-series full: a finished object keeps every family, as a running one does
+    #: (lean, the default, keeps only the families marked `finished`).
+    full: bool = False
+
+    def lean(self, finished: bool) -> bool:
+        """Is this object rendered lean: finished, and not --finished-series full?"""
+        return finished and not self.full
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,10 @@ class Family(Generic[Obj]):
     help: str
     labels: tuple[str, ...]
     samples: Callable[[Obj, RenderContext], Iterable[Sample]]
+    #: Served for a finished object by default. A family that answers only what a running
+    #: object needs (its limits, the start of its current phase, its progress) is not: every
+    #: series a finished object keeps is paid for until --retention drops it.
+    finished: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,8 @@ class Table(Generic[Obj]):
     families: tuple[Family[Obj], ...]
     name_of: Callable[[Obj], str]
     extra_identity: Callable[[Obj], Labels] = lambda _: ()
+    #: Is the object finished (for the lean families of a finished object)? Never, by default.
+    is_finished: Callable[[Obj], bool] = lambda _: False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -91,6 +104,11 @@ class Prefixed(Generic[Obj]):
         """A label-less family that is one field of the object, as it is (None: no sample)."""
         get = attrgetter(attr)
         return Family(self.prefix + name, "gauge", help, (), lambda o, c: one(get(o)))
+
+
+def running_only(family: Family[Obj]) -> Family[Obj]:
+    """The family, not served for a finished object unless --finished-series full."""
+    return dataclasses.replace(family, finished=False)
 
 
 def select(table: Table[Obj], keep: Callable[[str], bool]) -> Table[Obj]:

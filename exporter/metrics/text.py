@@ -57,8 +57,12 @@ def identity_labels(table: Table[Any], name: str, ctx: RenderContext, extra: Lab
 def render(table: Table[Obj], obj: Obj, ctx: RenderContext) -> tuple[bytes, ...]:
     """One chunk per family of the table (b"" where the object has no sample)."""
     ident = identity_labels(table, table.name_of(obj), ctx, table.extra_identity(obj))
+    lean = ctx.lean(table.is_finished(obj))
     chunks = []
     for family in table.families:
+        if lean and not family.finished:
+            chunks.append(b"")
+            continue
         lines = []
         for labels, value in family.samples(obj, ctx):
             extra = "".join(f',{k}="{escape_label_value(v)}"' for k, v in labels)
