@@ -20,12 +20,13 @@ from bench.scenarios import SCENARIOS, Row
 SIZES: dict[str, dict[str, Any]] = {
     # small: every scenario in well under a minute on 2 cores (run by the CI smoke test)
     "small": {
-        "cold": {"jobs": 300, "in_progress": 60, "describe_quotas": [20.0], "timeout": 60},
-        "steady": {"in_progress": 200, "poll": 0.75, "cycles": 4},
-        "scrape": {"jobs": [1000], "n": 30, "n_baseline": 5},
-        "memory": 2000,
-        "exporter_memory": 1000,
+        "cold": {"jobs": 200, "in_progress": 40, "describe_quotas": [20.0], "timeout": 60},
+        "steady": {"in_progress": 100, "poll": 0.5, "cycles": 3},
+        "scrape": {"jobs": [1000], "n": 12, "n_baseline": 3},
+        "memory": 1000,
+        "exporter_memory": 500,
         "throttled": {"jobs": 25, "timeout": 60},
+        "series": {"jobs": 200, "running": 20},
     },
     # full: the figures of docs/benchmarks.md
     "full": {
@@ -41,6 +42,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "memory": 10_000,
         "exporter_memory": 10_000,
         "throttled": {"jobs": 200, "timeout": 600},
+        # as a new user tried it: 2,000 jobs, 200 running, scraped by a real Prometheus
+        "series": {"jobs": 2000, "running": 200},
     },
 }
 RESULTS = Path(__file__).resolve().parent / "results"

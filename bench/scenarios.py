@@ -549,6 +549,38 @@ def exporter_memory(size: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def series(size: dict[str, Any]) -> list[Row]:
+    """Scenario 9: series and bytes per job at default flags (lean finished jobs) beside
+    --finished-series full in the same run, and a real Prometheus's head series."""
+    from bench.series import measure
+
+    jobs, running = size["series"]["jobs"], size["series"]["running"]
+    lean, full = measure(jobs, running, "lean"), measure(jobs, running, "full")
+    base = "--finished-series full"
+    where = f"{lean['jobs']:,.0f} jobs, {running:,} running"
+    rows = [
+        ("finished job: series", "finished_series", "series", 12.0, "<= 12 a finished job"),
+        ("running job: series", "running_series", "series", 30.0, "<= 30 a running job"),
+        ("plain exposition per job", "bytes_per_job", "B", 2048.0, "<= 2 KiB a job"),
+        ("Prometheus head series per job", "head_series_per_job", "series", None, ""),
+    ]
+    return [
+        Row(
+            "9 series",
+            f"{where}: {measure_name}",
+            unit,
+            lean[key],
+            full[key],
+            base,
+            bound,
+            target,
+            None if bound is None else lean[key] <= bound,
+            {"lean": lean, "full": full},
+        )
+        for measure_name, key, unit, bound, target in rows
+    ]
+
+
 SCENARIOS = {
     "cold": cold_sync,
     "steady": steady_state,
@@ -556,4 +588,5 @@ SCENARIOS = {
     "memory": memory,
     "throttled": throttled,
     "exporter_memory": exporter_memory,
+    "series": series,
 }

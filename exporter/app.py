@@ -149,6 +149,7 @@ class Exporter:
             include=s.include,
             exclude=s.exclude,
             tag_labels=s.tag_labels,
+            full_finished=s.finished_series == "full",
             refresh_interval=s.refresh_interval,
         )
         tuning = PollSettings(retention=s.retention, reconcile_interval=s.reconcile_interval)

@@ -63,6 +63,7 @@ class Settings:
     include: tuple[re.Pattern[str], ...]
     exclude: tuple[re.Pattern[str], ...]
     tag_labels: tuple[str, ...]
+    finished_series: str
     endpoint_url: str | None
     web_config_file: str | None
     log_level: str

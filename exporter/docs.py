@@ -36,8 +36,14 @@ def _table(intro: str, labels_heading: str, rows: Iterable[str]) -> str:
     return "\n".join([*head, *rows])
 
 
+RUNNING_ONLY = " *Running jobs only* (`--finished-series full`: finished ones too)."
+
+
 def metrics_table() -> str:
-    job_rows = [_row(f.name, f.type, f.labels, f.help) for f in FAMILIES]
+    job_rows = [
+        _row(f.name, f.type, f.labels, f.help if f.finished else f.help + RUNNING_ONLY)
+        for f in FAMILIES
+    ]
     job_rows += [
         _row(h.name, h.type, ("host", *h.labels), h.help) for h in utilization.HOSTS.families
     ]

@@ -352,6 +352,16 @@ OPTIONS: tuple[Option, ...] = (
         item=_regex,
         check=_family_patterns,
     ),
+    Option(
+        "finished-series",
+        "str",
+        "lean",
+        "What a finished training job keeps on /metrics until --retention drops it: lean (what "
+        "the shipped alerts and dashboards read of it: status, phase durations, end time, "
+        "billable time, cost, instances, final metrics, failure, rules) or full (every family, "
+        "as while it runs).",
+        ("lean", "full"),
+    ),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 #: A simulated fleet moves in minutes, so the demo polls faster unless told otherwise.

@@ -12,7 +12,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
-from exporter.metrics.family import Family, Prefixed, RenderContext, Sample, Table
+from exporter.metrics.family import Family, Prefixed, RenderContext, Sample, Table, running_only
 from exporter.metrics.progress import progress_ratio, retries_seen
 from exporter.metrics.text import render
 from exporter.model import KNOWN_STATUSES, TrainingJob
@@ -80,6 +80,10 @@ def _info(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
 
 
 def _status(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
+    if ctx.lean(job.is_terminal):
+        # A finished job's status never changes again: its one true state, not four zeros.
+        yield ((("status", job.status),), 1)
+        return
     for s in KNOWN_STATUSES:
         yield ((("status", s),), 1 if job.status == s else 0)
     if job.status not in KNOWN_STATUSES:
@@ -88,19 +92,28 @@ def _status(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
 
 
 def _secondary(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
-    if job.secondary_status:
+    # A finished job's secondary status says something only where it differs from its
+    # status (MaxRuntimeExceeded, MaxWaitTimeExceeded, Interrupted...), not Completed twice.
+    if job.secondary_status and not (
+        ctx.lean(job.is_terminal) and job.secondary_status == job.status
+    ):
         yield ((("secondary_status", job.secondary_status),), 1)
 
 
-def phase_durations(job: TrainingJob, now: float) -> dict[str, float]:
+def phase_durations(job: TrainingJob, now: float, terminal: bool = True) -> dict[str, float]:
     """Seconds spent per secondary status; repeated phases (spot resumes) are summed.
 
     The open phase of a running job counts up to `now`; an open phase of a finished job
-    (the terminal one) ends when the job ended.
+    (the terminal one) ends when the job ended. Without `terminal`, a finished job's last
+    phase (Completed, Failed, MaxRuntimeExceeded...: the state it ended in) is left out.
     """
     stop = now if job.is_active else (job.training_end or job.last_modified or now)
     out: dict[str, float] = {}
-    for t in job.transitions:
+    transitions = job.transitions
+    ended_in = transitions[-1].status if transitions else None
+    if not terminal and job.is_terminal and ended_in == job.secondary_status:
+        transitions = transitions[:-1]
+    for t in transitions:
         if t.start is None:
             continue
         end = t.end if t.end is not None else max(stop, t.start)
@@ -111,7 +124,9 @@ def phase_durations(job: TrainingJob, now: float) -> dict[str, float]:
 def _phases(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
     # Transition times are milliseconds apart; their float differences are not
     # (121.63100004196167): milliseconds are all there is, and shorter to send.
-    for phase, seconds in phase_durations(job, ctx.now).items():
+    # The terminal phase of a finished job (Completed, Failed, MaxRuntimeExceeded...) has
+    # no duration worth a series: secondary_status says which it is.
+    for phase, seconds in phase_durations(job, ctx.now, not ctx.lean(job.is_terminal)).items():
         yield ((("phase", phase),), round(seconds, 3))
 
 
@@ -209,8 +224,18 @@ def _tags(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
 
 
 def _interruptions(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
-    if job.managed_spot or any(t.status == "Interrupted" for t in job.transitions):
-        yield ((), sum(1 for t in job.transitions if t.status == "Interrupted"))
+    n = sum(1 for t in job.transitions if t.status == "Interrupted")
+    # A finished spot job that was never interrupted has nothing to tell.
+    if n or (job.managed_spot and not ctx.lean(job.is_terminal)):
+        yield ((), n)
+
+
+def _last_modified(job: TrainingJob, ctx: RenderContext) -> float | None:
+    # A finished job's end is training_end_timestamp_seconds; the alerts fall back to this
+    # one only where a failed job has no TrainingEndTime.
+    if ctx.lean(job.is_terminal) and job.training_end is not None:
+        return None
+    return job.last_modified
 
 
 def _mlflow(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
@@ -236,43 +261,49 @@ FAMILIES: tuple[Family[TrainingJob], ...] = (
     gauge("info", "Training job configuration; value is always 1.", _info,
           "instance_type", "training_image", "algorithm_name", "input_mode", "tuning_job",
           "automl_job", "managed_spot", "training_plan"),
-    _by_tags(gauge("status", "TrainingJobStatus as a one-hot state set.", _status, "status")),
+    _by_tags(gauge("status", "TrainingJobStatus as a one-hot state set (a finished job: its "
+                   "final status only).", _status, "status")),
     gauge("secondary_status", "Current SecondaryStatus; value is always 1.", _secondary,
           "secondary_status"),
     gauge("phase_duration_seconds",
-          "Seconds spent in each secondary status; the current one counts up to the last poll.",
+          "Seconds spent in each secondary status; the current one counts up to the last poll "
+          "(a finished job's terminal one is left out).",
           _phases, "phase"),
-    scalar("secondary_status_start_timestamp_seconds",
+    running_only(scalar("secondary_status_start_timestamp_seconds",
            "When the current secondary status began (the last transition's StartTime).",
-           lambda j, c: j.transitions[-1].start if j.transitions else None),
-    field("created_timestamp_seconds", "CreationTime as Unix time.", "created"),
-    field("training_start_timestamp_seconds", "TrainingStartTime as Unix time.", "training_start"),
+           lambda j, c: j.transitions[-1].start if j.transitions else None)),
+    running_only(field("created_timestamp_seconds", "CreationTime as Unix time.", "created")),
+    running_only(field("training_start_timestamp_seconds", "TrainingStartTime as Unix time.",
+                       "training_start")),
     field("training_end_timestamp_seconds", "TrainingEndTime as Unix time.", "training_end"),
-    field("last_modified_timestamp_seconds", "LastModifiedTime as Unix time.", "last_modified"),
+    scalar("last_modified_timestamp_seconds", "LastModifiedTime as Unix time.", _last_modified),
     scalar("training_seconds",
            "TrainingTimeInSeconds once finished; elapsed since TrainingStartTime while running.",
            training_seconds),
     _by_tags(scalar("billable_seconds",
            "BillableTimeInSeconds once finished; elapsed while an on-demand job runs.",
            billable_seconds)),
-    scalar("billable_instance_seconds",
+    running_only(scalar("billable_instance_seconds",
            "Billable seconds times the total instance count: the instance-time AWS bills.",
-           billable_instance_seconds),
+           billable_instance_seconds)),
     scalar("spot_savings_ratio", "1 - billable/training seconds of a finished managed spot job.",
            spot_savings_ratio),
     gauge("instances", 'Instance count per instance group (instance_group="" without groups); '
           "instance_type on _info joins the groups' types with commas.", _instances,
           "instance_type", "instance_group"),
-    scalar("volume_size_bytes", "ML storage volume size per instance.",
-           lambda j, c: None if j.volume_size_gb is None else j.volume_size_gb * 1024**3),
-    field("max_runtime_seconds", "StoppingCondition.MaxRuntimeInSeconds.", "max_runtime_seconds"),
-    field("max_wait_seconds", "StoppingCondition.MaxWaitTimeInSeconds (spot).", "max_wait_seconds"),
-    field("max_pending_seconds", "StoppingCondition.MaxPendingTimeInSeconds.", "max_pending_seconds"),
+    running_only(scalar("volume_size_bytes", "ML storage volume size per instance.",
+           lambda j, c: None if j.volume_size_gb is None else j.volume_size_gb * 1024**3)),
+    running_only(field("max_runtime_seconds", "StoppingCondition.MaxRuntimeInSeconds.",
+                       "max_runtime_seconds")),
+    running_only(field("max_wait_seconds", "StoppingCondition.MaxWaitTimeInSeconds (spot).",
+                       "max_wait_seconds")),
+    running_only(field("max_pending_seconds", "StoppingCondition.MaxPendingTimeInSeconds.",
+                       "max_pending_seconds")),
     gauge("final_metric", "Latest value of each metric in FinalMetricDataList.", _final_metric,
           "metric"),
-    gauge("final_metric_timestamp_seconds",
+    running_only(gauge("final_metric_timestamp_seconds",
           "Timestamp of each metric in FinalMetricDataList as Unix time.", _final_metric_ts,
-          "metric"),
+          "metric")),
     _by_tags(gauge("failure_info",
           "Why a failed job failed: category (prefix of FailureReason) and reason; value 1.",
           _failure, "category", "reason")),
@@ -282,41 +313,49 @@ FAMILIES: tuple[Family[TrainingJob], ...] = (
     gauge("warm_pool_status", "Warm pool status; value is always 1.", _warm_pool, "status"),
     field("warm_pool_retained_billable_seconds",
            "Billable seconds of warm pool instances retained after the job.", "warm_pool_retained_billable_seconds"),
-    gauge("security_info", "Isolation and encryption settings; value is always 1.", _security,
-          "network_isolation", "inter_container_encryption", "vpc", "volume_kms", "output_kms"),
+    running_only(gauge("security_info", "Isolation and encryption settings; value is always 1.",
+                       _security, "network_isolation", "inter_container_encryption", "vpc",
+                       "volume_kms", "output_kms")),
     gauge("tags", "Tags selected by --tag-labels, as tag_<key> labels; value 1.", _tags,
           "tag_<key>"),
     gauge("interruptions", "Spot interruptions seen in SecondaryStatusTransitions.",
           _interruptions),
-    # Cost, progress and the fields read since issue 12.
+    # Cost, progress, retries, warm pool and MLflow.
     _by_tags(scalar("estimated_cost_dollars",
            "On-demand USD of the billed instance-seconds (each group at its type's price, warm "
            "pool included); absent without a price for every type.",
            lambda j, c: estimated_cost(j, billable_seconds(j, c), c.prices, c.region))),
-    scalar("hourly_cost_dollars",
+    running_only(scalar("hourly_cost_dollars",
            "On-demand USD per hour of the job's instances (its billing rate while it runs; an "
            "upper bound for spot).",
-           lambda j, c: hourly_rate(j, c.prices, c.region)),
+           lambda j, c: hourly_rate(j, c.prices, c.region))),
     field("billable_tokens", "BillableTokenCount of a serverless job (billed by tokens).", "billable_token_count"),
-    scalar("progress_epoch", "ProgressInfo.CurrentEpoch.", lambda j, c: _progress(j, "epoch")),
-    scalar("progress_max_epochs", "ProgressInfo.MaxEpoch.",
-           lambda j, c: _progress(j, "max_epochs")),
-    scalar("progress_step", "ProgressInfo.CurrentStep.", lambda j, c: _progress(j, "step")),
-    scalar("progress_steps_per_epoch", "ProgressInfo.TotalStepCountPerEpoch.",
-           lambda j, c: _progress(j, "steps_per_epoch")),
-    scalar("progress_ratio",
+    running_only(scalar("progress_epoch", "ProgressInfo.CurrentEpoch.",
+                        lambda j, c: _progress(j, "epoch"))),
+    running_only(scalar("progress_max_epochs", "ProgressInfo.MaxEpoch.",
+           lambda j, c: _progress(j, "max_epochs"))),
+    running_only(scalar("progress_step", "ProgressInfo.CurrentStep.",
+                        lambda j, c: _progress(j, "step"))),
+    running_only(scalar("progress_steps_per_epoch", "ProgressInfo.TotalStepCountPerEpoch.",
+           lambda j, c: _progress(j, "steps_per_epoch"))),
+    running_only(scalar("progress_ratio",
            "How far along the job is, 0..1, from ProgressInfo (epochs, refined by steps).",
-           lambda j, c: progress_ratio(j.progress)),
-    field("max_retry_attempts", "RetryStrategy.MaximumRetryAttempts.", "max_retry_attempts"),
-    scalar("retries", "Times the job went back to Starting (not after a spot interruption).",
-           _retries),
-    field("keep_alive_period_seconds", "ResourceConfig.KeepAlivePeriodInSeconds (warm pool).", "keep_alive_seconds"),
+           lambda j, c: progress_ratio(j.progress))),
+    running_only(field("max_retry_attempts", "RetryStrategy.MaximumRetryAttempts.",
+                       "max_retry_attempts")),
+    running_only(scalar("retries",
+                        "Times the job went back to Starting (not after a spot interruption).",
+                        _retries)),
+    running_only(field("keep_alive_period_seconds",
+                       "ResourceConfig.KeepAlivePeriodInSeconds (warm pool).", "keep_alive_seconds")),
     gauge("mlflow_info", "MLflow experiment and run of the job (MlflowDetails); value 1.",
           _mlflow, "experiment_id", "run_id"),
 )
 # fmt: on
 
-TRAINING_JOBS: Table[TrainingJob] = Table(IDENTITY_LABELS, FAMILIES, lambda job: job.name)
+TRAINING_JOBS: Table[TrainingJob] = Table(
+    IDENTITY_LABELS, FAMILIES, lambda job: job.name, is_finished=lambda job: job.is_terminal
+)
 
 
 def render_job(job: TrainingJob, ctx: RenderContext) -> tuple[bytes, ...]:

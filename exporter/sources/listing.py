@@ -58,6 +58,7 @@ class PollSettings:
     include: tuple[re.Pattern[str], ...] = ()
     exclude: tuple[re.Pattern[str], ...] = ()
     tag_labels: tuple[str, ...] = ()
+    full_finished: bool = False  # --finished-series full
 
     def wants(self, name: str) -> bool:
         if self.include and not any(p.search(name) for p in self.include):
@@ -140,8 +141,9 @@ class ListPoller(Generic[Summary, Obj]):
         self._log = structlog.get_logger(self.logger).bind(region=api.region)
 
     def render_context(self, now: float) -> RenderContext:
+        s = self.settings
         return RenderContext(
-            self.api.region, self.api.account_id, now, self.settings.tag_labels, self.prices
+            self.api.region, self.api.account_id, now, s.tag_labels, self.prices, s.full_finished
         )
 
     # -- listing -----------------------------------------------------------------------

@@ -25,6 +25,7 @@ EXPECTED = {  # --only name -> (scenario, rows printed)
     "memory": ("4 memory", 2),  # 10% and 30% running
     "throttled": ("5 throttled", 1),
     "exporter_memory": ("8 exporter memory", 2),
+    "series": ("9 series", 4),  # finished, running, bytes, Prometheus head series
 }
 
 

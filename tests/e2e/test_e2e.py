@@ -137,10 +137,11 @@ def _series_by_job(
 
 
 def _ended_at(stack: Stack, at: float) -> dict[tuple[str, str, str], float]:
-    """When each job ended, from the raw series: TrainingEndTime, else LastModifiedTime."""
+    """When each job ended, from the raw series: TrainingEndTime, else LastModifiedTime (a
+    finished job has the second only without the first)."""
     end = _series_by_job(stack, "sagemaker_training_job_training_end_timestamp_seconds", at)
     modified = _series_by_job(stack, "sagemaker_training_job_last_modified_timestamp_seconds", at)
-    return {k: float((end.get(k) or s)["value"][1]) for k, s in modified.items()}
+    return {k: float((end.get(k) or modified[k])["value"][1]) for k in {*end, *modified}}
 
 
 def test_alert_lists_cover_every_rule() -> None:
@@ -321,8 +322,12 @@ def _report(stack: Stack, firing: list[Notification], dest: Path) -> None:
         seen.add(identity)
         job, region, account = _job_key(n.labels)
         sel = f'training_job="{job}", region="{region}", account_id="{account}"'
+        # A running job's change starts its secondary status; a finished job's is its end
+        # (the demo starts the terminal status at TrainingEndTime, else LastModifiedTime).
         start = stack.prometheus.query(
-            f"sagemaker_training_job_secondary_status_start_timestamp_seconds{{{sel}}}",
+            f"sagemaker_training_job_secondary_status_start_timestamp_seconds{{{sel}}}"
+            f" or sagemaker_training_job_training_end_timestamp_seconds{{{sel}}}"
+            f" or sagemaker_training_job_last_modified_timestamp_seconds{{{sel}}}",
             n.received_at,
         )
         changed = float(start[0]["value"][1]) if start else None
@@ -478,8 +483,12 @@ def _change_to_page(stack: Stack) -> dict[tuple[str, ...], float]:
         if key in out:
             continue
         sel = f'training_job="{job}", region="{region}", account_id="{account}"'
+        # A running job's change starts its secondary status; a finished job's is its end
+        # (the demo starts the terminal status at TrainingEndTime, else LastModifiedTime).
         start = stack.prometheus.query(
-            f"sagemaker_training_job_secondary_status_start_timestamp_seconds{{{sel}}}",
+            f"sagemaker_training_job_secondary_status_start_timestamp_seconds{{{sel}}}"
+            f" or sagemaker_training_job_training_end_timestamp_seconds{{{sel}}}"
+            f" or sagemaker_training_job_last_modified_timestamp_seconds{{{sel}}}",
             n.received_at,
         )
         if start and float(start[0]["value"][1]) >= stack.started_at:

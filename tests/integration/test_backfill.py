@@ -87,21 +87,21 @@ async def test_search_denied_falls_back_with_one_warning_and_a_healthy_target() 
     assert len(warned) == 1 and "search denied" in warned[0]["event"], warned
 
 
+FULL = ("--retention", "3650d", "--tag-labels", "team,project", "--finished-series", "full")
+
+
 def _series(s: Samples, job: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return {k: v for k, v in s.items() if ("training_job", job) in k[1]}
 
 
 async def test_a_searched_job_and_a_described_job_render_the_same_series() -> None:
+    # Every family of a finished job (--finished-series full), not just the lean default's.
     now = time.time()  # both fakes generate the same fleet
-    async with rig(
-        "--retention", "3650d", "--tag-labels", "team,project", jobs=60, in_progress=10, now=now
-    ) as (fake, h):
+    async with rig(*FULL, jobs=60, in_progress=10, now=now) as (fake, h):
         [r] = await h.poll()
         assert r.searched > 0
         searched = await h.scrape()
-    async with rig(
-        "--retention", "3650d", "--tag-labels", "team,project", jobs=60, in_progress=10, now=now
-    ) as (fake, h):
+    async with rig(*FULL, jobs=60, in_progress=10, now=now) as (fake, h):
         fake.inject("access_denied", operation="Search")
         [r] = await h.poll()
         assert r.searched == 0 and r.described == 60

@@ -360,7 +360,9 @@ async def test_new_fields_and_cost_against_moto(
         training_time_in_seconds=100,
         billable_time_in_seconds=100,
     )
-    async with exporter_for("--price-file", str(prices)) as h:
+    # --finished-series full: the finished jobs' families too (keep-alive is a running
+    # job's, by default).
+    async with exporter_for("--price-file", str(prices), "--finished-series", "full") as h:
         h: Harness
         assert all(r.ok for r in await h.poll())
         text = await h.scrape_text()

@@ -9,7 +9,7 @@ from typing import Any
 
 from exporter.metrics.training_jobs import FAMILIES
 from tests.support.exposition import find, parse_exposition, value
-from tests.support.families import PROGRESS_AND_COST_FAMILIES
+from tests.support.families import LEAN_FINISHED_FAMILIES, PROGRESS_AND_COST_FAMILIES
 from tests.support.motofleet import (
     CANARY,
     DEFAULT_ACCOUNT,
@@ -172,13 +172,13 @@ async def test_every_family_for_every_state(
 ) -> None:
     now = time.time()
     make_fleet(sm, now)
-    async with exporter_for("--tag-labels", "team,project") as h:
+    async with exporter_for("--tag-labels", "team,project", "--finished-series", "full") as h:
         [result] = await h.poll()
         assert result.ok and result.described == 6
         text = await h.scrape_text()
     m = parse_exposition(text)
 
-    # Every family in the table is exercised by this fleet.
+    # Every family in the table is exercised by this fleet (finished jobs as in full).
     names = {n for (n, _) in m}
     # (The cost, progress, retry and MLflow families need prices and fields this fleet lacks:
     # tests/integration/test_cost_progress.py exercises each of them.)
@@ -307,6 +307,74 @@ async def test_every_family_for_every_state(
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+async def test_a_finished_job_keeps_only_the_lean_families_by_default(
+    sm: MotoSageMaker, exporter_for: Any
+) -> None:
+    now = time.time()
+    make_fleet(sm, now)
+    async with exporter_for() as h:
+        [result] = await h.poll()
+        assert result.ok and result.described == 6
+        m = await h.scrape()
+
+    def families(job: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for name, labels in m:
+            if name.startswith(J) and ("training_job", job) in labels:
+                out[name] = out.get(name, 0) + 1
+        return out
+
+    # Running jobs keep everything: the one-hot state set, limits, start times, security.
+    running = families("running")
+    assert running[J + "status"] == 5 and J + "created_timestamp_seconds" in running
+    assert J + "security_info" in running and J + "final_metric_timestamp_seconds" in running
+    for job in ("completed", "failed-early", "stopped-maxrt", "spot"):
+        got = families(job)
+        assert set(got) <= LEAN_FINISHED_FAMILIES, (job, set(got) - LEAN_FINISHED_FAMILIES)
+        assert got[J + "status"] == 1, job
+    # 12 for the job with two rules and a warm pool, the rest fewer (bench/series.py measures
+    # the average over a fleet: at most 12).
+    assert [
+        sum(families(j).values()) for j in ("completed", "failed-early", "stopped-maxrt", "spot")
+    ] == [12, 6, 9, 11]
+    # Each keeps what the alerts and dashboards ask of it.
+    assert set(families("completed")) >= {
+        J + n
+        for n in (
+            "info",
+            "status",
+            "training_end_timestamp_seconds",
+            "training_seconds",
+            "billable_seconds",
+            "instances",
+            "final_metric",
+            "rule_evaluation_status",
+            "warm_pool_status",
+            "warm_pool_retained_billable_seconds",
+        )
+    }
+    # No TrainingEndTime: LastModifiedTime stands in (SageMakerTrainingJobFailed reads it);
+    # its secondary status is Failed, as its status says: no series.
+    assert set(families("failed-early")) == {
+        J + n
+        for n in (
+            "info",
+            "status",
+            "phase_duration_seconds",
+            "last_modified_timestamp_seconds",
+            "instances",
+            "failure_info",
+        )
+    }
+    assert (
+        value(m, J + "phase_duration_seconds", training_job="failed-early", phase="Failed") is None
+    )
+    assert value(m, J + "secondary_status", training_job="stopped-maxrt",
+                 secondary_status="MaxRuntimeExceeded") == 1  # fmt: skip
+    assert value(m, J + "interruptions", training_job="spot") == 1
+    assert value(m, J + "spot_savings_ratio", training_job="spot") == 0.6
+
+
 async def test_only_changed_jobs_are_described_again(sm: MotoSageMaker, exporter_for: Any) -> None:
     now = time.time()
     for i in range(5):
@@ -339,7 +407,17 @@ async def test_only_changed_jobs_are_described_again(sm: MotoSageMaker, exporter
     assert describes(after) == 6
     status = J + "status"
     assert value(before, status, training_job="job-3", status="InProgress") == 1
-    assert value(after, status, training_job="job-3", status="InProgress") == 0
+    # Finished: its final state alone (--finished-series lean); the InProgress series ends.
+    assert find(after, status, training_job="job-3") == {
+        frozenset(
+            {
+                ("training_job", "job-3"),
+                ("region", US),
+                ("account_id", DEFAULT_ACCOUNT),
+                ("status", "Completed"),
+            }
+        ): 1
+    }
     assert value(after, status, training_job="job-3", status="Completed") == 1
     assert value(after, J + "training_seconds", training_job="job-3") == 100
     assert value(after, "sagemaker_training_jobs_finished_total", status="Completed") == 1

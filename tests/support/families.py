@@ -23,3 +23,34 @@ PROGRESS_AND_COST_FAMILIES = {
         "mlflow_info",
     )
 }
+
+#: What a finished training job keeps at the default --finished-series lean: what the shipped
+#: alerts, recording rules and dashboards read of a finished job (what failed and why, what
+#: it cost, how long each phase took, on what, its final metrics), each only where the job
+#: has it. README "What a finished job keeps" says the same.
+LEAN_FINISHED_FAMILIES = {
+    J + name
+    for name in (
+        "info",
+        "status",
+        "secondary_status",
+        "phase_duration_seconds",
+        "training_end_timestamp_seconds",
+        "last_modified_timestamp_seconds",  # only without a TrainingEndTime
+        "training_seconds",
+        "billable_seconds",
+        "spot_savings_ratio",
+        "instances",
+        "final_metric",
+        "failure_info",
+        "rule_evaluation_status",
+        "warm_pool_status",
+        "warm_pool_retained_billable_seconds",
+        "tags",
+        "interruptions",  # only when there were some
+        "estimated_cost_dollars",
+        "billable_tokens",
+        "keep_alive_period_seconds",
+        "mlflow_info",
+    )
+}

@@ -45,15 +45,15 @@ def test_any_payload_parses_renders_and_is_valid_exposition(promtool: str) -> No
     count = [0]
 
     @SETTINGS
-    @given(raw=payload, tags=tags_response, now_offset=st.floats(-1e6, 1e6))
-    def example(raw: dict[str, Any], tags: Any, now_offset: float) -> None:
+    @given(raw=payload, tags=tags_response, now_offset=st.floats(-1e6, 1e6), full=st.booleans())
+    def example(raw: dict[str, Any], tags: Any, now_offset: float, full: bool) -> None:
         job = parse_training_job(raw, parse_tags(tags))
         if not isinstance(raw.get("TrainingJobName"), str) or not raw["TrainingJobName"]:
             assert job is None
             return
         assert job is not None
-        ctx = RenderContext(
-            "us-east-1", "123456789012", NOW + now_offset, ("team", "project", "a/b é")
+        ctx = RenderContext(  # lean (the default) and --finished-series full alike
+            "us-east-1", "123456789012", NOW + now_offset, ("team", "project", "a/b é"), full=full
         )
         alone = training_store()
         alone.upsert("t", job, ctx)
@@ -64,7 +64,9 @@ def test_any_payload_parses_renders_and_is_valid_exposition(promtool: str) -> No
         assert {dict(labels)["training_job"] for _, labels in found} == {job.name}
         count[0] += 1
         account = f"{count[0]:012d}"
-        combined.upsert(account, job, RenderContext("us-east-1", account, ctx.now, ctx.tag_labels))
+        combined.upsert(
+            account, job, RenderContext("us-east-1", account, ctx.now, ctx.tag_labels, full=full)
+        )
 
     example()
     assert count[0] > 50  # most examples name a job (the rest must parse to None)
