@@ -98,7 +98,8 @@ def scenarios(m: Samples) -> dict[str, bool]:
         "every primary status": status
         >= {"InProgress", "Completed", "Failed", "Stopping", "Stopped"},
         "four or more secondary statuses": len(secondary) >= 4,
-        "normal path phases": {"Starting", "Downloading", "Training", "Uploading", "Completed"}
+        # (Completed is a finished job's terminal phase: no duration series of its own.)
+        "normal path phases": {"Starting", "Downloading", "Training", "Uploading"}
         <= {lbl["phase"] for lbl, _ in values(m, J + "phase_duration_seconds")},
         "final metrics while training": any(
             lbl["training_job"] in running for lbl, _ in values(m, J + "final_metric")
