@@ -130,10 +130,17 @@ def _job_key(labels: dict[str, str] | Any) -> tuple[str, str, str]:
     return labels["training_job"], labels["region"], labels["account_id"]
 
 
+def _recent(selector: str) -> str:
+    """The selector's latest sample in the last 30 s. The stack scrapes every second with a
+    1 s timeout: on a loaded machine one scrape can time out, and Prometheus then marks every
+    series of the target stale until the next, so an instant query may find nothing."""
+    return f"last_over_time({selector}[30s])"
+
+
 def _series_by_job(
-    stack: Stack, expr: str, at: float | None = None
+    stack: Stack, selector: str, at: float | None = None
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
-    return {_job_key(s["metric"]): s for s in stack.prometheus.query(expr, at)}
+    return {_job_key(s["metric"]): s for s in stack.prometheus.query(_recent(selector), at)}
 
 
 def _ended_at(stack: Stack, at: float) -> dict[tuple[str, str, str], float]:
@@ -224,10 +231,15 @@ def _check_notification(stack: Stack, n: Notification) -> None:
     assert job in n.annotations["summary"]
     at = n.received_at
     sel = f'training_job="{job}", region="{region}", account_id="{account}"'
-    assert stack.prometheus.query(f"sagemaker_training_job_info{{{sel}}}", at), (name, job)
+    assert stack.prometheus.query(_recent(f"sagemaker_training_job_info{{{sel}}}"), at), (
+        name,
+        job,
+    )
     if name == "SageMakerTrainingJobFailed":
         # category and reason are the exporter's failure_info labels for this job
-        (info,) = stack.prometheus.query(f"sagemaker_training_job_failure_info{{{sel}}}", at)
+        (info,) = stack.prometheus.query(
+            _recent(f"sagemaker_training_job_failure_info{{{sel}}}"), at
+        )
         assert n.labels["category"] == info["metric"]["category"]
         assert n.labels["reason"] == info["metric"]["reason"]
         assert n.labels["category"] in {"ClientError", "AlgorithmError", "CapacityError"}
@@ -297,15 +309,11 @@ def _check_failure_rate(stack: Stack, n: Notification) -> None:
     )
     assert (region, account) in {(s["metric"]["region"], s["metric"]["account_id"]) for s in sweeps}
     # ... and the exporter's counter there shows the failures (the test runs well within the
-    # rule's hour, and the counter starts at 0 when the exporter does). Over the last minute,
-    # not at one instant: the stack scrapes every second with a 1 s timeout, and one scrape
-    # that times out on a loaded machine marks every series stale until the next.
+    # rule's hour, and the counter starts at 0 when the exporter does).
     sel = f'region="{region}", account_id="{account}"'
     counted = {
         s["metric"]["status"]: float(s["value"][1])
-        for s in stack.prometheus.query(
-            f"max_over_time(sagemaker_training_jobs_finished_total{{{sel}}}[1m])"
-        )
+        for s in stack.prometheus.query(_recent(f"sagemaker_training_jobs_finished_total{{{sel}}}"))
     }
     total = sum(counted.values())
     assert total >= 10 and counted["Failed"] / total > 0.25, counted
