@@ -202,9 +202,12 @@ class Prometheus:
         workdir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         config = {
+            # Scrapes every 2 s with a 2 s timeout: at 1 s, a scrape of the demo (moto in the
+            # same process, holding the GIL) that times out on a loaded machine marks every
+            # series stale and pages SageMakerExporterDown (`for: 1s` here) for a live exporter.
             "global": {
-                "scrape_interval": "1s",
-                "scrape_timeout": "1s",
+                "scrape_interval": "2s",
+                "scrape_timeout": "2s",
                 "evaluation_interval": "1s",
             },
             "rule_files": [str(p) for p in rule_files],
