@@ -116,6 +116,7 @@ class Exporter:
             authenticator,
             demo=demo is not None,
             event_queues=len(self._queue_urls()),
+            metrics_path=settings.telemetry_path,
         )
         self.server: HttpServer | None = None
         # Prices (None: no cost series): a new table renders every kept job again.

@@ -48,16 +48,17 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     for opt in OPTIONS:
-        flag = f"--{opt.name}"
+        # The first name decides argparse's dest: the option's own, whichever name is typed.
+        names = [f"--{n}" for n in (opt.name, *opt.aliases)]
         default = "" if opt.default in (None, [], "") else f" [default: {opt.default}]"
         help_text = f"{opt.help}{default} (env {opt.env})"
         if opt.kind == "bool":
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+            p.add_argument(*names, action=argparse.BooleanOptionalAction, help=help_text)
         elif opt.kind == "list":
-            p.add_argument(flag, action="append", metavar=opt.name.upper(), help=help_text)
+            p.add_argument(*names, action="append", metavar=opt.name.upper(), help=help_text)
         else:
             p.add_argument(
-                flag, metavar=opt.name.upper(), help=help_text, choices=opt.choices or None
+                *names, metavar=opt.name.upper(), help=help_text, choices=opt.choices or None
             )
     return p
 

@@ -51,6 +51,7 @@ class Settings:
     external_id: str | None
     base_account: bool
     listen_address: str
+    telemetry_path: str
     poll_interval: float
     refresh_interval: float
     reconcile_interval: float

@@ -77,6 +77,7 @@ def flags_table() -> str:
         if o.kind == "duration" and isinstance(o.default, float):
             default = f"`{_duration(o.default)}`"
         flag = f"`--{o.name}`" + (" (repeatable)" if o.kind == "list" else "")
+        flag += "".join(f" or `--{a}`" for a in o.aliases)
         rows.append(f"| {flag} | `{o.env}` | {default} | {_cell(o.help)} |")
     return "\n".join(rows)
 

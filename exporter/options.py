@@ -43,6 +43,18 @@ AT_LEAST_ONE_SECOND = _bound(lambda v: v >= 1, "must be at least 1s")
 NOT_NEGATIVE = _bound(lambda v: v >= 0, "must not be negative")
 
 
+#: Paths the exporter serves itself; the metrics cannot take one of them.
+OWN_PATHS = ("/", "/healthz", "/readyz")
+
+
+def _telemetry_path(value: Any) -> Iterator[str]:
+    path = str(value)
+    if not path.startswith("/") or any(c.isspace() for c in path):
+        yield f"{path!r}: a path starts with / and has no spaces"
+    elif path in OWN_PATHS:
+        yield f"{path!r}: taken by the exporter itself ({', '.join(OWN_PATHS)})"
+
+
 def _listen_address(value: Any) -> Iterator[str]:
     try:
         parse_listen_address(str(value))
@@ -115,6 +127,9 @@ class Option:
     check: Check | None = None
     #: A list's items -> their values; ValueError names the bad item.
     item: Callable[[str], Any] = str
+    #: Other flag names (without dashes) for the same setting: exporter-toolkit's, which
+    #: every Prometheus exporter in Go takes (--web.listen-address ...). Flags only.
+    aliases: tuple[str, ...] = ()
 
     @property
     def field(self) -> str:
@@ -154,7 +169,20 @@ OPTIONS: tuple[Option, ...] = (
         "(--no-base-account to watch only --role-arn accounts).",
     ),
     Option(
-        "listen-address", "str", ":9843", "host:port to serve /metrics on.", check=_listen_address
+        "listen-address",
+        "str",
+        ":9843",
+        "host:port to serve /metrics on.",
+        check=_listen_address,
+        aliases=("web.listen-address",),
+    ),
+    Option(
+        "telemetry-path",
+        "str",
+        "/metrics",
+        "Path the metrics are served on.",
+        check=_telemetry_path,
+        aliases=("web.telemetry-path",),
     ),
     Option("poll-interval", "duration", 30.0, "How often to list changed jobs.", check=POSITIVE),
     Option(
@@ -241,7 +269,13 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "SageMaker/STS endpoint override (AWS_ENDPOINT_URL is honoured too).",
     ),
-    Option("web-config-file", "str", None, "Prometheus web config file for TLS and basic auth."),
+    Option(
+        "web-config-file",
+        "str",
+        None,
+        "Prometheus web config file for TLS and basic auth.",
+        aliases=("web.config.file",),
+    ),
     Option("log-level", "str", "info", "Log level.", LOG_LEVELS),
     Option(
         "log-format",

@@ -41,6 +41,7 @@ class HttpConfig:
     authenticator: Authenticator | None = None
     demo: bool = False
     event_queues: int = 0  # SQS queues of the event source; 0: polling only
+    metrics_path: str = "/metrics"  # --telemetry-path
 
 
 WRITE_CHUNK = 256 * 1024  # measured: a 50 MB body as one write takes 3x longer (see below)
@@ -63,7 +64,9 @@ def chunks(parts: list[bytes], size: int = WRITE_CHUNK) -> Iterator[bytes]:
         yield b"".join(batch)
 
 
-def _landing(demo: bool, targets: list[str], event_queues: int = 0) -> str:
+def _landing(
+    demo: bool, targets: list[str], event_queues: int = 0, metrics_path: str = "/metrics"
+) -> str:
     note = (
         "<p><b>Demo mode:</b> this exporter watches a simulated SageMaker fleet "
         "(an embedded moto server), not AWS.</p>"
@@ -81,7 +84,8 @@ def _landing(demo: bool, targets: list[str], event_queues: int = 0) -> str:
     return (
         "<!doctype html><html><head><title>SageMaker Training Exporter</title></head><body>"
         f"<h1>SageMaker Training Exporter {html.escape(__version__)}</h1>{note}"
-        '<p><a href="/metrics">Metrics</a> &middot; <a href="/healthz">Health</a> &middot; '
+        f'<p><a href="{html.escape(metrics_path)}">Metrics</a> &middot; '
+        '<a href="/healthz">Health</a> &middot; '
         '<a href="/readyz">Readiness</a></p>'
         f"<p>Targets (region / account):</p><ul>{items}</ul></body></html>"
     )
@@ -142,11 +146,12 @@ def build_app(
 
     async def index(request: web.Request) -> web.Response:
         return web.Response(
-            text=_landing(config.demo, targets(), config.event_queues), content_type="text/html"
+            text=_landing(config.demo, targets(), config.event_queues, config.metrics_path),
+            content_type="text/html",
         )
 
     app = web.Application(middlewares=middlewares)
-    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get(config.metrics_path, metrics_handler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/", index)
