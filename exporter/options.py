@@ -8,112 +8,29 @@ satisfy) beside its help; exporter.config runs them and builds Settings.
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exporter.metrics.training_jobs import TRAINING_JOBS, tag_label_name
-from exporter.metrics.tuning_jobs import TUNING_JOBS
-from exporter.metrics.utilization import HOSTS
-from exporter.parse.values import parse_listen_address
+from exporter.checks import (
+    AT_LEAST_ONE,
+    AT_LEAST_ONE_SECOND,
+    NOT_NEGATIVE,
+    POSITIVE,
+    Check,
+    distinct_labels,
+    family_patterns,
+    listen_address,
+    queue_url,
+    regex,
+    role_arn,
+    telemetry_path,
+)
 
 ENV_PREFIX = "SAGEMAKER_EXPORTER_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "console")
-
-
-#: A typed value -> what is wrong with it, each as the text after "--flag: ".
-Check = Callable[[Any], Iterator[str]]
-
-
-def _bound(ok: Callable[[Any], bool], why: str) -> Check:
-    def check(value: Any) -> Iterator[str]:
-        if not ok(value):
-            yield why
-
-    return check
-
-
-POSITIVE = _bound(lambda v: v > 0, "must be greater than zero")
-AT_LEAST_ONE = _bound(lambda v: v >= 1, "must be at least 1")
-AT_LEAST_ONE_SECOND = _bound(lambda v: v >= 1, "must be at least 1s")
-NOT_NEGATIVE = _bound(lambda v: v >= 0, "must not be negative")
-
-
-#: Paths the exporter serves itself; the metrics cannot take one of them.
-OWN_PATHS = ("/", "/healthz", "/readyz")
-
-
-def _telemetry_path(value: Any) -> Iterator[str]:
-    path = str(value)
-    if not path.startswith("/") or any(c.isspace() for c in path):
-        yield f"{path!r}: a path starts with / and has no spaces"
-    elif path in OWN_PATHS:
-        yield f"{path!r}: taken by the exporter itself ({', '.join(OWN_PATHS)})"
-
-
-def _listen_address(value: Any) -> Iterator[str]:
-    try:
-        parse_listen_address(str(value))
-    except ValueError as exc:
-        yield str(exc)
-
-
-def _distinct_labels(keys: tuple[str, ...]) -> Iterator[str]:
-    # Two keys that sanitise to one label name would overwrite each other's value.
-    labels: dict[str, str] = {}
-    for key in keys:
-        label = tag_label_name(key)
-        if label in labels:
-            yield f"{labels[label]!r} and {key!r} would both be label {label}"
-        labels[label] = key
-
-
-def _shaped(pattern: str, why: str) -> Callable[[str], str]:
-    shape = re.compile(pattern)
-
-    def item(text: str) -> str:
-        if not shape.fullmatch(text):
-            raise ValueError(f"{text!r} {why}")
-        return text
-
-    return item
-
-
-_role_arn = _shaped(r"arn:aws[a-z-]*:iam::\d{12}:role/.+", "is not an IAM role ARN")
-#: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME, or a local server's http://HOST:PORT/...
-_queue_url = _shaped(
-    r"https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?",
-    "is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)",
-)
-
-
-def _regex(text: str) -> re.Pattern[str]:
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise ValueError(f"bad regex {text!r}: {exc}") from exc
-
-
-#: What --metric-allowlist/--metric-denylist choose from: every family of the object tables.
-FAMILY_NAMES: tuple[str, ...] = TRAINING_JOBS.names + TUNING_JOBS.names + HOSTS.names
-
-
-def _family_patterns(patterns: tuple[re.Pattern[str], ...]) -> Iterator[str]:
-    # A pattern that selects nothing is a typo or a family that does not exist: said at
-    # start, with what it could have meant, rather than silently serving everything.
-    for p in patterns:
-        if any(p.fullmatch(name) for name in FAMILY_NAMES):
-            continue
-        if p.pattern.startswith("sagemaker_exporter_"):
-            yield f"{p.pattern!r}: the sagemaker_exporter_* self-metrics cannot be filtered"
-            continue
-        close = difflib.get_close_matches(p.pattern, FAMILY_NAMES, n=3, cutoff=0.6)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        yield f"{p.pattern!r} matches no family{hint}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +75,7 @@ OPTIONS: tuple[Option, ...] = (
         "list",
         [],
         "IAM role to assume for another account; repeatable, one per account.",
-        item=_role_arn,
+        item=role_arn,
     ),
     Option("external-id", "str", None, "ExternalId passed when assuming --role-arn roles."),
     Option(
@@ -173,7 +90,7 @@ OPTIONS: tuple[Option, ...] = (
         "str",
         ":9843",
         "host:port to serve /metrics on.",
-        check=_listen_address,
+        check=listen_address,
         aliases=("web.listen-address",),
     ),
     Option(
@@ -181,7 +98,7 @@ OPTIONS: tuple[Option, ...] = (
         "str",
         "/metrics",
         "Path the metrics are served on.",
-        check=_telemetry_path,
+        check=telemetry_path,
         aliases=("web.telemetry-path",),
     ),
     Option("poll-interval", "duration", 30.0, "How often to list changed jobs.", check=POSITIVE),
@@ -245,14 +162,14 @@ OPTIONS: tuple[Option, ...] = (
         "list",
         [],
         "Only export jobs whose name matches this regex; repeatable.",
-        item=_regex,
+        item=regex,
     ),
     Option(
         "exclude",
         "list",
         [],
         "Never export jobs whose name matches this regex; repeatable.",
-        item=_regex,
+        item=regex,
     ),
     Option(
         "tag-labels",
@@ -261,7 +178,7 @@ OPTIONS: tuple[Option, ...] = (
         "Tag keys exported as tag_<key> labels on sagemaker_training_job_tags and on the "
         "status, billable_seconds, estimated_cost_dollars and failure_info families "
         "(comma-separated or repeated); costs one ListTags call per job.",
-        check=_distinct_labels,
+        check=distinct_labels,
     ),
     Option(
         "endpoint-url",
@@ -323,7 +240,7 @@ OPTIONS: tuple[Option, ...] = (
         "SQS queue that an EventBridge rule feeds with 'SageMaker Training Job State "
         "Change' events; repeatable. Turns on event mode: changes show within seconds and "
         "polling becomes the slower safety net.",
-        item=_queue_url,
+        item=queue_url,
     ),
     Option(
         "events-poll-interval",
@@ -374,8 +291,8 @@ OPTIONS: tuple[Option, ...] = (
         "Serve only the job, tuning-job and host families whose name this regex matches "
         "whole (repeatable; not with --metric-denylist). The sagemaker_exporter_* self-metrics "
         "are always served: the shipped alerts read them.",
-        item=_regex,
-        check=_family_patterns,
+        item=regex,
+        check=family_patterns,
     ),
     Option(
         "metric-denylist",
@@ -383,8 +300,8 @@ OPTIONS: tuple[Option, ...] = (
         [],
         "Serve none of the job, tuning-job and host families whose name this regex matches "
         "whole (repeatable; not with --metric-allowlist).",
-        item=_regex,
-        check=_family_patterns,
+        item=regex,
+        check=family_patterns,
     ),
     Option(
         "finished-series",
