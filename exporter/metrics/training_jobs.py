@@ -79,8 +79,18 @@ def _info(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
     )
 
 
+def _finished(job: TrainingJob) -> bool:
+    return job.is_terminal
+
+
+def _lean(job: TrainingJob, ctx: RenderContext) -> bool:
+    """Is the job served lean: finished, and not --finished-series full? (The renderer asks
+    the table the same for the families; these ask it for the samples within one.)"""
+    return ctx.lean(_finished(job))
+
+
 def _status(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
-    if ctx.lean(job.is_terminal):
+    if _lean(job, ctx):
         # A finished job's status never changes again: its one true state, not four zeros.
         yield ((("status", job.status),), 1)
         return
@@ -94,9 +104,7 @@ def _status(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
 def _secondary(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
     # A finished job's secondary status says something only where it differs from its
     # status (MaxRuntimeExceeded, MaxWaitTimeExceeded, Interrupted...), not Completed twice.
-    if job.secondary_status and not (
-        ctx.lean(job.is_terminal) and job.secondary_status == job.status
-    ):
+    if job.secondary_status and not (_lean(job, ctx) and job.secondary_status == job.status):
         yield ((("secondary_status", job.secondary_status),), 1)
 
 
@@ -126,7 +134,7 @@ def _phases(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
     # (121.63100004196167): milliseconds are all there is, and shorter to send.
     # The terminal phase of a finished job (Completed, Failed, MaxRuntimeExceeded...) has
     # no duration worth a series: secondary_status says which it is.
-    for phase, seconds in phase_durations(job, ctx.now, not ctx.lean(job.is_terminal)).items():
+    for phase, seconds in phase_durations(job, ctx.now, not _lean(job, ctx)).items():
         yield ((("phase", phase),), round(seconds, 3))
 
 
@@ -226,14 +234,14 @@ def _tags(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
 def _interruptions(job: TrainingJob, ctx: RenderContext) -> Iterable[Sample]:
     n = sum(1 for t in job.transitions if t.status == "Interrupted")
     # A finished spot job that was never interrupted has nothing to tell.
-    if n or (job.managed_spot and not ctx.lean(job.is_terminal)):
+    if n or (job.managed_spot and not _lean(job, ctx)):
         yield ((), n)
 
 
 def _last_modified(job: TrainingJob, ctx: RenderContext) -> float | None:
     # A finished job's end is training_end_timestamp_seconds; the alerts fall back to this
     # one only where a failed job has no TrainingEndTime.
-    if ctx.lean(job.is_terminal) and job.training_end is not None:
+    if _lean(job, ctx) and job.training_end is not None:
         return None
     return job.last_modified
 
@@ -354,7 +362,7 @@ FAMILIES: tuple[Family[TrainingJob], ...] = (
 # fmt: on
 
 TRAINING_JOBS: Table[TrainingJob] = Table(
-    IDENTITY_LABELS, FAMILIES, lambda job: job.name, is_finished=lambda job: job.is_terminal
+    IDENTITY_LABELS, FAMILIES, lambda job: job.name, is_finished=_finished
 )
 
 
