@@ -19,7 +19,6 @@ deploy/kubernetes/ (the same pod, probes, ports and security context) and alerts
 from __future__ import annotations
 
 import copy
-import datetime
 import functools
 import json
 import re
@@ -32,6 +31,7 @@ import pytest
 import yaml
 
 from tests.support import crds
+from tests.support.pki import make_cert
 
 try:
     import helm_python as helm
@@ -376,33 +376,8 @@ def _file(r: Rendered, kind: str, tmp_path: Path) -> Path:
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, RELEASE)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
     crt, pem = tmp_path / "tls.crt", tmp_path / "tls.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    make_cert(crt, pem, RELEASE)
     return crt, pem
 
 
